@@ -1,0 +1,3 @@
+from streaming_importer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,523 @@
+"""The lifecycle: startup, the import pipeline, shutdown.
+
+Stages meet only here, joined by bounded streams::
+
+    intake ──items──▶ embed ──batches──▶ store
+    (scan, tail,       (one model        (upsert, then advance and
+     parse, chunk)      thread)           save the checkpoint)
+
+*intake* reads each transcript from its checkpointed offset, parses and
+chunks the new lines (in a worker thread), and sends the chunks followed by a
+:class:`Mark` that says "the lines up to this offset are all in the chunks
+before me". *embed* gathers a window of chunks, sorts them by length, cuts
+batches of at most ``EMBED_BATCH_TOKENS`` padded tokens and runs the model on
+one worker thread. *store* upserts the points, and only once the sink has
+acknowledged them applies the marks that came with them; it saves the
+checkpoint after each file and every ``CHECKPOINT_EVERY_LINES`` lines. So the
+checkpoint is never ahead of the store.
+
+``--once`` is the same pipeline with a different stop condition: intake ends
+after one pass instead of watching for changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import orjson
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
+from watchfiles import awatch
+
+from streaming_importer import checkpoint as ckpt
+from streaming_importer import memory
+from streaming_importer.chunk import Chunk, Chunker
+from streaming_importer.config import Settings
+from streaming_importer.embed import Embedder
+from streaming_importer.errors import ExitCode
+from streaming_importer.parse import FileContext, ParseLimits, file_context_for, parse_line
+from streaming_importer.points import to_point
+from streaming_importer.sink import Point, Sink
+from streaming_importer.source import SourceFile, scan
+from streaming_importer.tail import Line, read_line_blocks
+
+__all__ = ["Importer", "Progress", "Stats"]
+
+logger = logging.getLogger(__name__)
+
+#: Chunks gathered before they are sorted by length and cut into batches.
+_EMBED_WINDOW_CHUNKS = 256
+#: Embedded windows waiting for the store.
+_BATCH_QUEUE = 4
+#: Quarantine log size past which only counting goes on, in bytes.
+_QUARANTINE_MAX_BYTES = 16 << 20
+#: Seconds between two scans while watching, when no event arrives.
+_RESCAN_S = 30.0
+
+
+@dataclasses.dataclass(slots=True)
+class _WorkChunk:
+    chunk: Chunk
+    rel_path: str
+    #: Byte offset of the line the chunk came from.
+    offset: int
+
+
+@dataclasses.dataclass(slots=True)
+class Mark:
+    """Lines of ``rel_path`` up to ``end`` are all in the chunks sent before this mark."""
+
+    rel_path: str
+    end: int
+    context: FileContext
+    device: int
+    inode: int
+    size: int
+    lines: int
+    chunks: int
+    #: Bad lines among them: (offset, length in bytes, reason).
+    quarantined: list[tuple[int, int, str]]
+    #: The last mark of this file in this pass.
+    file_done: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class _Batch:
+    points: list[Point]
+    tokens: int
+    marks: list[Mark]
+
+
+@dataclasses.dataclass(slots=True)
+class Stats:
+    """Counters of one run; logged at the end and by the progress reporter."""
+
+    files_seen: int = 0
+    files_imported: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0
+    lines: int = 0
+    chunks: int = 0
+    points: int = 0
+    tokens_embedded: int = 0
+    embed_seconds: float = 0.0
+    quarantined: int = 0
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def tokens_per_s(self) -> float:
+        return self.tokens_embedded / max(self.elapsed(), 1e-9)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        del data["started"]
+        data["seconds"] = round(self.elapsed(), 3)
+        data["embed_seconds"] = round(self.embed_seconds, 3)
+        return data
+
+    def __str__(self) -> str:
+        return (
+            f"files {self.files_imported} imported, {self.files_unchanged} unchanged, "
+            f"{self.files_failed} failed; {self.lines} lines, {self.chunks} chunks, "
+            f"{self.tokens_embedded} tokens ({self.tokens_per_s():.0f} tokens/s), "
+            f"{self.quarantined} quarantined, {self.elapsed():.1f} s"
+        )
+
+
+class Progress(Protocol):
+    """Shown while importing; the CLI picks a bar on a terminal, log lines elsewhere."""
+
+    def update(self, stats: Stats) -> None: ...
+
+
+class Importer:
+    """The import pipeline over one conversations folder."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        sink: Sink,
+        state: ckpt.Checkpoint,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self._embedder = embedder
+        self._sink = sink
+        self._state = state
+        self._progress = progress
+        self._limits = ParseLimits(
+            tool_result_max_chars=settings.tool_result_max_chars,
+            tool_call_max_chars=settings.tool_call_max_chars,
+        )
+        self._chunker = Chunker(
+            tokenizer=embedder.tokenizer(),
+            max_tokens=settings.chunk_max_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            special_tokens=embedder.special_tokens,
+        )
+        # One thread each: the model, the parser/tokenizer, the store. They
+        # overlap, and none of them ever runs on the event loop.
+        self._model_thread = anyio.CapacityLimiter(1)
+        self._parse_thread = anyio.CapacityLimiter(1)
+        self._store_thread = anyio.CapacityLimiter(1)
+        self._stop = anyio.Event()
+        self._lines_since_save = 0
+        self._unreadable: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop taking new work; what is in flight is finished and checkpointed."""
+        if not self._stop.is_set():
+            logger.info("stopping: finishing what is in flight")
+            self._stop.set()
+
+    async def run(self, *, once: bool, handle_signals: bool = False) -> ExitCode:
+        """Import until done (``once``) or until asked to stop.
+
+        With ``handle_signals``, the first SIGINT or SIGTERM asks for a
+        graceful stop (finish and acknowledge what is in flight, checkpoint)
+        that must end within ``SHUTDOWN_TIMEOUT_S``; a second one exits at
+        once, which is safe because the checkpoint is never ahead of the store.
+        """
+        mem = memory.sample()
+        logger.info(
+            "importing %s (rss %.0f MiB, anon %.0f MiB)",
+            self.settings.conversations_dir,
+            mem.rss_mb,
+            mem.anon_mb,
+        )
+        items_send, items_recv = anyio.create_memory_object_stream[_WorkChunk | Mark](
+            self.settings.queue_max_items
+        )
+        batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](_BATCH_QUEUE)
+        async with anyio.create_task_group() as outer:
+            with anyio.CancelScope() as pipeline:
+                if handle_signals:
+                    outer.start_soon(self._watch_signals, pipeline)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._intake, items_send, once)
+                    tg.start_soon(self._embed_stage, items_recv, batch_send)
+                    tg.start_soon(self._store_stage, batch_recv)
+            outer.cancel_scope.cancel()
+        # Whatever was cancelled, the marks applied so far were acknowledged.
+        await self._save_checkpoint()
+        self._report()
+        return ExitCode.OK
+
+    async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
+        async with anyio.create_task_group() as tg:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    if self._stop.is_set():
+                        logger.warning("second %s: exiting now", name)
+                        os._exit(128 + signum)
+                    logger.info("%s received", name)
+                    self.request_stop()
+                    tg.start_soon(self._deadline_then_cancel, pipeline)
+
+    async def _deadline_then_cancel(self, pipeline: anyio.CancelScope) -> None:
+        await anyio.sleep(self.settings.shutdown_timeout_s)
+        logger.error(
+            "shutdown did not finish within SHUTDOWN_TIMEOUT_S=%s; abandoning what is in flight",
+            self.settings.shutdown_timeout_s,
+        )
+        pipeline.cancel()
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self.stats)
+        mem = memory.sample()
+        logger.info("done: %s; rss %.0f MiB, anon %.0f MiB", self.stats, mem.rss_mb, mem.anon_mb)
+
+    # -- intake ------------------------------------------------------------
+
+    async def _intake(self, send: ObjectSendStream[_WorkChunk | Mark], once: bool) -> None:
+        async with send:
+            await self._import_pass(send)
+            if once or self._stop.is_set():
+                return
+            logger.info("caught up; watching %s for changes", self.settings.conversations_dir)
+            async for _changes in awatch(
+                self.settings.conversations_dir,
+                stop_event=self._stop,
+                rust_timeout=int(_RESCAN_S * 1000),
+                yield_on_timeout=True,
+                recursive=True,
+            ):
+                await self._import_pass(send)
+                if self._stop.is_set():
+                    return
+
+    async def _import_pass(self, send: ObjectSendStream[_WorkChunk | Mark]) -> None:
+        files = await anyio.to_thread.run_sync(scan, self.settings.conversations_dir)
+        todo: list[tuple[SourceFile, int, FileContext]] = []
+        for f in files:
+            start, context = self._resume_point(f)
+            if start >= f.size:
+                self.stats.files_unchanged += 1
+                continue
+            todo.append((f, start, context))
+            self.stats.bytes_total += f.size - start
+        self.stats.files_seen = len(files)
+        for f, start, context in todo:
+            if self._stop.is_set():
+                return
+            await self._read_file(send, f, start, context)
+
+    def _resume_point(self, f: SourceFile) -> tuple[int, FileContext]:
+        saved = self._state.files.get(f.rel_path)
+        if saved is None:
+            return 0, file_context_for(f.rel_path)
+        if (saved.device, saved.inode) != (f.device, f.inode) or f.size < saved.offset:
+            logger.warning(
+                "%s was replaced or truncated (size %d, checkpoint at %d): reading it from the "
+                "start",
+                f.rel_path,
+                f.size,
+                saved.offset,
+            )
+            return 0, file_context_for(f.rel_path)
+        return saved.offset, FileContext.from_json(saved.context)
+
+    async def _read_file(
+        self,
+        send: ObjectSendStream[_WorkChunk | Mark],
+        f: SourceFile,
+        start: int,
+        context: FileContext,
+    ) -> None:
+        end = start
+        try:
+            async for lines in read_line_blocks(
+                f.path,
+                start,
+                block_bytes=self.settings.read_block_bytes,
+                max_line_bytes=self.settings.max_line_bytes,
+            ):
+                chunks, context, quarantined = await anyio.to_thread.run_sync(
+                    self._parse_block, lines, context, limiter=self._parse_thread
+                )
+                for work in chunks:
+                    await send.send(work)
+                end = lines[-1].end
+                await send.send(
+                    Mark(
+                        f.rel_path,
+                        end,
+                        context,
+                        f.device,
+                        f.inode,
+                        f.size,
+                        lines=len(lines),
+                        chunks=len(chunks),
+                        quarantined=quarantined,
+                    )
+                )
+                if self._stop.is_set():
+                    break
+        except (FileNotFoundError, PermissionError) as e:
+            # Vanished since the scan, or unreadable: the next scan tries again.
+            if f.rel_path not in self._unreadable:
+                logger.warning("cannot read %s: %s", f.rel_path, e)
+                self._unreadable.add(f.rel_path)
+            self.stats.files_failed += 1
+            return
+        self._unreadable.discard(f.rel_path)
+        if end > start:
+            await send.send(
+                Mark(
+                    f.rel_path,
+                    end,
+                    context,
+                    f.device,
+                    f.inode,
+                    f.size,
+                    lines=0,
+                    chunks=0,
+                    quarantined=[],
+                    file_done=True,
+                )
+            )
+
+    def _parse_block(
+        self, lines: Sequence[Line], context: FileContext
+    ) -> tuple[list[_WorkChunk], FileContext, list[tuple[int, int, str]]]:
+        """Parse and chunk one block of lines. Runs in the parse thread."""
+        out: list[_WorkChunk] = []
+        quarantined: list[tuple[int, int, str]] = []
+        for line in lines:
+            if line.overlong:
+                quarantined.append((line.start, line.end - line.start, "line too long"))
+                continue
+            result = parse_line(line.data, context, self._limits)
+            context = result.context
+            if result.error is not None:
+                quarantined.append((line.start, line.end - line.start, result.error))
+                continue
+            for message in result.messages:
+                for chunk in self._chunker.chunk(message):
+                    out.append(_WorkChunk(chunk, context.rel_path, line.start))
+        return out, context, quarantined
+
+    # -- embed -------------------------------------------------------------
+
+    async def _embed_stage(
+        self, recv: MemoryObjectReceiveStream[_WorkChunk | Mark], send: ObjectSendStream[_Batch]
+    ) -> None:
+        async with recv, send:
+            window: list[_WorkChunk] = []
+            marks: list[Mark] = []
+            async for item in recv:
+                if isinstance(item, Mark):
+                    marks.append(item)
+                else:
+                    window.append(item)
+                # Gather what is already queued, without waiting for more: a
+                # backfill fills whole windows, a live append goes at once.
+                while len(window) < _EMBED_WINDOW_CHUNKS:
+                    try:
+                        more = recv.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    if isinstance(more, Mark):
+                        marks.append(more)
+                    else:
+                        window.append(more)
+                await send.send(await self._embed_window(window, marks))
+                window, marks = [], []
+
+    async def _embed_window(self, window: list[_WorkChunk], marks: list[Mark]) -> _Batch:
+        if not window:
+            return _Batch([], 0, marks)
+        started = time.perf_counter()
+        vectors = await anyio.to_thread.run_sync(
+            self._embed_sorted, [w.chunk for w in window], limiter=self._model_thread
+        )
+        self.stats.embed_seconds += time.perf_counter() - started
+        source = self.settings.source_name
+        points = [
+            to_point(source, w.chunk, w.rel_path, w.offset, v)
+            for w, v in zip(window, vectors, strict=True)
+        ]
+        return _Batch(points, sum(w.chunk.n_tokens for w in window), marks)
+
+    def _embed_sorted(self, chunks: Sequence[Chunk]) -> list[list[float]]:
+        """Embed in length-sorted batches of bounded padded size. Runs in the model thread."""
+        order = sorted(range(len(chunks)), key=lambda i: chunks[i].n_tokens)
+        vectors: list[list[float]] = [[] for _ in chunks]
+        for batch in _padded_batches(order, chunks, self.settings.embed_batch_tokens):
+            for i, vector in zip(
+                batch, self._embedder.embed([chunks[i].text for i in batch]), strict=True
+            ):
+                vectors[i] = vector
+        return vectors
+
+    # -- store -------------------------------------------------------------
+
+    async def _store_stage(self, recv: ObjectReceiveStream[_Batch]) -> None:
+        async with recv:
+            async for batch in recv:
+                size = self.settings.upsert_batch_points
+                for i in range(0, len(batch.points), size):
+                    await anyio.to_thread.run_sync(
+                        self._sink.upsert, batch.points[i : i + size], limiter=self._store_thread
+                    )
+                # Acknowledged: now, and only now, the marks may advance.
+                self.stats.points += len(batch.points)
+                self.stats.chunks += len(batch.points)
+                self.stats.tokens_embedded += batch.tokens
+                self._state.totals.chunks += len(batch.points)
+                self._state.totals.tokens_embedded += batch.tokens
+                file_done = False
+                for mark in batch.marks:
+                    self._apply(mark)
+                    file_done = file_done or mark.file_done
+                if file_done or self._lines_since_save >= self.settings.checkpoint_every_lines:
+                    await self._save_checkpoint()
+                if self._progress is not None:
+                    self._progress.update(self.stats)
+
+    def _apply(self, mark: Mark) -> None:
+        saved = self._state.files.get(mark.rel_path)
+        fresh = saved is None or (saved.device, saved.inode) != (mark.device, mark.inode)
+        if saved is None or fresh or mark.end < saved.offset:
+            saved = ckpt.FileState(offset=0, device=mark.device, inode=mark.inode, context={})
+            self._state.files[mark.rel_path] = saved
+        self.stats.bytes_done += mark.end - saved.offset
+        saved.offset = mark.end
+        saved.size = max(mark.size, mark.end)
+        saved.context = mark.context.to_json()
+        saved.lines += mark.lines
+        saved.chunks += mark.chunks
+        self.stats.lines += mark.lines
+        self._state.totals.lines += mark.lines
+        self._lines_since_save += mark.lines
+        if mark.quarantined:
+            self.stats.quarantined += len(mark.quarantined)
+            self._state.totals.quarantined += len(mark.quarantined)
+            self._quarantine(mark.rel_path, mark.quarantined)
+        if mark.file_done:
+            self.stats.files_imported += 1
+
+    def _quarantine(self, rel_path: str, bad: list[tuple[int, int, str]]) -> None:
+        path = self.settings.state_dir / "quarantine.jsonl"
+        for offset, length, reason in bad:
+            logger.warning(
+                "quarantined %s at byte %d (%d bytes): %s", rel_path, offset, length, reason
+            )
+        try:
+            if path.exists() and path.stat().st_size > _QUARANTINE_MAX_BYTES:
+                return
+            with path.open("ab") as f:
+                for offset, length, reason in bad:
+                    f.write(
+                        orjson.dumps(
+                            {"path": rel_path, "offset": offset, "length": length, "reason": reason}
+                        )
+                        + b"\n"
+                    )
+        except OSError as e:
+            logger.warning("cannot write %s: %s", path, e)
+
+    async def _save_checkpoint(self) -> None:
+        await anyio.to_thread.run_sync(self._sink.flush, limiter=self._store_thread)
+        self._state.last_import = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        await anyio.to_thread.run_sync(ckpt.save, self.settings.checkpoint_path, self._state)
+        self._lines_since_save = 0
+
+
+def _padded_batches(order: Sequence[int], chunks: Sequence[Chunk], budget: int) -> list[list[int]]:
+    """Cut length-sorted chunk indices into batches of at most ``budget`` padded tokens.
+
+    A batch is padded to its longest chunk, so its cost is ``longest x count``.
+    A chunk longer than the budget goes alone.
+    """
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in order:
+        longest = chunks[i].n_tokens  # ascending order: the newest is the longest
+        if batch and longest * (len(batch) + 1) > budget:
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches

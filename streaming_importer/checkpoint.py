@@ -1,0 +1,147 @@
+"""Import progress: a versioned JSON file, replaced atomically.
+
+The checkpoint says, for every transcript, up to which byte offset its lines
+are durably in the store. The lifecycle advances it only after the sink
+acknowledged the points of those lines, so a crash at any moment leaves a
+checkpoint that is behind the store, never ahead of it; re-importing the
+lines after it is harmless because point ids are deterministic.
+
+Writes go to a temporary file in the same folder, are fsync'ed, renamed over
+the old file, and the folder is fsync'ed: a reader sees the old state or the
+new one, never a torn file. A file that cannot be read is an error, never an
+empty state: starting from scratch silently would hide the damage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streaming_importer.errors import CheckpointError
+
+__all__ = ["FORMAT_VERSION", "Checkpoint", "FileState", "Totals", "load", "save"]
+
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(slots=True)
+class FileState:
+    """Progress of one transcript."""
+
+    #: Bytes from the start of the file whose lines are all in the store.
+    offset: int
+    device: int
+    inode: int
+    #: The parser's context after the line that ends at ``offset``.
+    context: dict[str, Any]
+    #: Size of the file when it was last read.
+    size: int = 0
+    #: Lines and chunks imported from this file so far.
+    lines: int = 0
+    chunks: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class Totals:
+    """Running totals over the life of the state folder."""
+
+    lines: int = 0
+    chunks: int = 0
+    tokens_embedded: int = 0
+    quarantined: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class Checkpoint:
+    """Everything the checkpoint file holds."""
+
+    files: dict[str, FileState] = dataclasses.field(default_factory=dict)
+    totals: Totals = dataclasses.field(default_factory=Totals)
+    #: ISO 8601 time of the last save that advanced any file.
+    last_import: str | None = None
+
+    def to_json(self) -> bytes:
+        data = {
+            "version": FORMAT_VERSION,
+            "last_import": self.last_import,
+            "totals": dataclasses.asdict(self.totals),
+            "files": {k: dataclasses.asdict(v) for k, v in sorted(self.files.items())},
+        }
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Checkpoint:
+        data = orjson.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        version = data.get("version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"format version {version!r}, expected {FORMAT_VERSION}")
+        return cls(
+            files={k: FileState(**v) for k, v in data["files"].items()},
+            totals=Totals(**data["totals"]),
+            last_import=data.get("last_import"),
+        )
+
+
+def load(path: Path) -> Checkpoint:
+    """Read the checkpoint; a missing file is an empty checkpoint.
+
+    Raises CheckpointError when the file exists but cannot be read or parsed.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Checkpoint()
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
+    try:
+        return Checkpoint.from_json(raw)
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged ({e}); move it away to re-import everything "
+            "(point ids are deterministic, so nothing is duplicated)"
+        ) from e
+
+
+def save(path: Path, checkpoint: Checkpoint) -> None:
+    """Replace the checkpoint atomically and durably.
+
+    Raises CheckpointError if it cannot be written; the previous file is then
+    left as it was and no temporary file remains.
+    """
+    data = checkpoint.to_json()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {e}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise CheckpointError(f"cannot write checkpoint {path}: {e}") from e
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a folder.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

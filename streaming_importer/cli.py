@@ -1,0 +1,293 @@
+"""Command line: ``python -m streaming_importer [--once] | search QUERY | status``.
+
+Parses flags, sets up logging (the only place that does), builds the
+settings, runs the app and maps the outcome to an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import orjson
+
+from streaming_importer import __version__
+from streaming_importer import checkpoint as ckpt
+from streaming_importer.app import Importer, Stats
+from streaming_importer.config import Settings
+from streaming_importer.errors import ConfigError, ExitCode, ImporterError, StoreLockedError
+from streaming_importer.sink import Sink, open_sink
+from streaming_importer.source import scan
+
+__all__ = ["main"]
+
+logger = logging.getLogger("streaming_importer")
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigError as e:
+        print(f"streaming_importer: configuration error: {e}", file=sys.stderr)  # noqa: T201
+        return ExitCode.CONFIG
+    quiet = args.command in ("search", "status")
+    console = _setup_logging(settings.log_level, quiet=quiet)
+    try:
+        if args.command == "search":
+            return _search(settings, args)
+        if args.command == "status":
+            return _status(settings, args)
+        return _import(settings, once=args.once, console=console)
+    except ImporterError as e:
+        logger.error("%s", e)
+        return e.exit_code
+    except Exception:
+        logger.exception("unexpected error")
+        return ExitCode.ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m streaming_importer",
+        description="Import Claude Code transcripts into Qdrant and search them. "
+        "Settings come from environment variables (see README).",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--once", action="store_true", help="import what is not yet imported, then exit"
+    )
+    sub = parser.add_subparsers(dest="command")
+    search = sub.add_parser("search", help="search the imported conversations")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10, help="hits to show (default 10)")
+    search.add_argument("--project", help="a project path, or just its last folder name")
+    search.add_argument("--json", action="store_true", help="print a JSON array")
+    status = sub.add_parser("status", help="what is imported and what is pending")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+    return parser
+
+
+# -- import ----------------------------------------------------------------
+
+
+def _import(settings: Settings, *, once: bool, console: Any) -> int:
+    if not settings.conversations_dir.is_dir():
+        raise ConfigError(
+            f"CONVERSATIONS_DIR={str(settings.conversations_dir)!r} does not exist or is not a "
+            "folder"
+        )
+    settings.log_summary(logging.getLogger("streaming_importer.config"))
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    state = ckpt.load(settings.checkpoint_path)
+    started = time.monotonic()
+    from streaming_importer.embed import load_embedder
+
+    embedder = load_embedder(settings)
+    sink = open_sink(settings)
+    sink.open(embedder.identity)
+    logger.info("ready in %.1f s", time.monotonic() - started)
+    try:
+        with _progress(console, once) as progress:
+            importer = Importer(settings, embedder, sink, state, progress=progress)
+            code = anyio.run(lambda: importer.run(once=once, handle_signals=True))
+        points = sink.count()
+    finally:
+        sink.close()
+    stats = importer.stats
+    logger.info(
+        "summary: %d files imported, %d unchanged, %d failed; %d lines, %d chunks, "
+        "%d tokens embedded in %.1f s (%.0f tokens/s); %d quarantined; %d points in the "
+        "collection",
+        stats.files_imported,
+        stats.files_unchanged,
+        stats.files_failed,
+        stats.lines,
+        stats.chunks,
+        stats.tokens_embedded,
+        stats.elapsed(),
+        stats.tokens_per_s(),
+        stats.quarantined,
+        points,
+    )
+    return code
+
+
+class _LogProgress:
+    """Progress as a log line every ``interval`` seconds (not on a terminal)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self._interval = interval
+        self._last = time.monotonic()
+
+    def update(self, stats: Stats) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            return
+        self._last = now
+        logger.info("progress: %s", _progress_text(stats))
+
+
+def _progress_text(stats: Stats) -> str:
+    share = stats.bytes_done / stats.bytes_total if stats.bytes_total else 1.0
+    rate = stats.bytes_done / max(stats.elapsed(), 1e-9)
+    eta = (stats.bytes_total - stats.bytes_done) / rate if rate > 0 else float("inf")
+    return (
+        f"{stats.files_imported} files, {stats.bytes_done / 1e6:.1f}/"
+        f"{stats.bytes_total / 1e6:.1f} MB ({share:.0%}), {stats.chunks} chunks, "
+        f"{stats.tokens_per_s():.0f} tokens/s, eta {eta:.0f} s"
+    )
+
+
+class _BarProgress:
+    """A rich progress bar: files, chunks, tokens/s, ETA."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self._task = bar.add_task("importing", total=None, info="")
+
+    def update(self, stats: Stats) -> None:
+        self._bar.update(
+            self._task,
+            total=max(stats.bytes_total, 1),
+            completed=stats.bytes_done,
+            info=f"{stats.files_imported} files, {stats.chunks} chunks, "
+            f"{stats.tokens_per_s():.0f} tokens/s",
+        )
+
+
+@contextmanager
+def _progress(console: Any, once: bool) -> Iterator[Any]:
+    if console is None or not once:
+        yield _LogProgress()
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        yield _BarProgress(bar)
+
+
+def _setup_logging(level: str, *, quiet: bool) -> Any:
+    """Configure logging; returns the rich console on a terminal, else None."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    # search and status print results; their logs stay quiet unless asked.
+    root.setLevel(logging.WARNING if quiet and level == "INFO" else level)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        console = Console(stderr=True)
+        root.addHandler(RichHandler(console=console, show_path=False))
+        return console
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return None
+
+
+# -- search and status -----------------------------------------------------
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from streaming_importer.embed import load_embedder
+
+    if args.limit < 1:
+        raise ConfigError(f"--limit={args.limit} must be at least 1")
+    embedder = load_embedder(settings)
+    sink = open_sink(settings)
+    try:
+        sink.open(embedder.identity, create=False)
+        vector = embedder.embed([args.query])[0]
+        match: dict[str, str] = {}
+        if args.project:
+            key = "project" if "/" in args.project else "project_name"
+            match[key] = args.project.rstrip("/") if key == "project" else args.project
+        hits = sink.search(vector, args.limit, match)
+    finally:
+        sink.close()
+    if args.json:
+        out = [{"score": round(h.score, 4), "id": h.id, **h.payload} for h in hits]
+        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        return ExitCode.OK
+    if not hits:
+        print("no hits")  # noqa: T201
+    for rank, hit in enumerate(hits, 1):
+        p = hit.payload
+        when = (p.get("timestamp") or "")[:16].replace("T", " ")
+        snippet = " ".join(str(p.get("text", "")).split())
+        if len(snippet) > 240:
+            snippet = snippet[:239] + "…"
+        print(  # noqa: T201
+            f"{rank:>2}. {hit.score:.3f}  {when}  {p.get('project')}  "
+            f"session {p.get('session_id')}  [{p.get('kind')}]\n    {snippet}"
+        )
+    return ExitCode.OK
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    state = ckpt.load(settings.checkpoint_path)
+    files = scan(settings.conversations_dir) if settings.conversations_dir.is_dir() else []
+    done = pending = 0
+    for f in files:
+        saved = state.files.get(f.rel_path)
+        offset = saved.offset if saved and saved.inode == f.inode and saved.offset <= f.size else 0
+        done += offset
+        pending += f.size - offset
+    sink: Sink = open_sink(settings)
+    points: int | None
+    note = ""
+    model: dict[str, Any] | None = None
+    try:
+        model = sink.stored_identity()
+        sink.open(None, create=False)
+        points = sink.count()
+    except StoreLockedError:
+        points, note = None, "the store is in use by a running importer"
+    finally:
+        sink.close()
+    data: dict[str, Any] = {
+        "conversations_dir": str(settings.conversations_dir),
+        "files": len(files),
+        "files_imported": sum(1 for f in files if f.rel_path in state.files),
+        "bytes_done": done,
+        "pending_bytes": pending,
+        "points": points,
+        "quarantined": state.totals.quarantined,
+        "lines": state.totals.lines,
+        "chunks": state.totals.chunks,
+        "tokens_embedded": state.totals.tokens_embedded,
+        "model": model,
+        "collection": settings.collection_name,
+        "store": settings.qdrant_url or str(settings.store_dir),
+        "last_import": state.last_import,
+    }
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        return ExitCode.OK
+    for key, value in data.items():
+        if key == "model" and isinstance(value, dict):
+            value = f"{value.get('name')} ({value.get('dim')} dims)"
+        print(f"{key:>18}: {value}")  # noqa: T201
+    if note:
+        print(f"{'note':>18}: {note}")  # noqa: T201
+    return ExitCode.OK

@@ -1,0 +1,198 @@
+"""Settings: one frozen dataclass, built once from the environment.
+
+This module is the only reader of environment variables. Tests pass a plain
+mapping to :meth:`Settings.from_env`; nothing patches ``os.environ``. A bad
+value raises :class:`~streaming_importer.errors.ConfigError` naming the
+variable and the value, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from streaming_importer.errors import ConfigError
+
+__all__ = ["DEFAULT_MODEL", "Settings"]
+
+#: The default embedding model, assembled offline from two PyPI packages.
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+_T = TypeVar("_T")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of the program. Sizes are in the unit their name says."""
+
+    #: Folder read recursively for ``*.jsonl`` transcripts.
+    conversations_dir: Path
+    #: Checkpoint, model folder and embedded store live here.
+    state_dir: Path
+    #: Unset: the embedded store (qdrant-edge-py) in ``state_dir/qdrant``.
+    qdrant_url: str | None
+    qdrant_api_key: str | None
+    collection_name: str
+    #: Part of every point id and payload, so importers on several machines
+    #: can share one Qdrant server without collisions.
+    source_name: str
+    embedding_model: str
+    #: Largest chunk in model tokens, special tokens included.
+    chunk_max_tokens: int
+    #: Tokens repeated at the start of the next chunk when a text is split.
+    chunk_overlap_tokens: int
+    #: Tool results are cut to this many characters before chunking.
+    tool_result_max_chars: int
+    #: A tool call's one-line summary is cut to this many characters.
+    tool_call_max_chars: int
+    #: Padded tokens (longest sequence x batch size) per model call.
+    embed_batch_tokens: int
+    #: Intra-op threads for ONNX Runtime; 0 lets it choose (one per core).
+    embed_threads: int
+    #: Points per upsert request.
+    upsert_batch_points: int
+    #: Items held by each queue between stages.
+    queue_max_items: int
+    #: Lines read between two checkpoints within one large file.
+    checkpoint_every_lines: int
+    #: A longer line is skipped (and counted) without being held in memory.
+    max_line_bytes: int
+    #: Bytes per read from a transcript.
+    read_block_bytes: int
+    #: Seconds allowed for a graceful shutdown.
+    shutdown_timeout_s: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ``; raise ConfigError on the first bad value."""
+        env = _Env(environ)
+        settings = cls(
+            conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
+            state_dir=env.path("STATE_DIR", "./state"),
+            qdrant_url=env.optional("QDRANT_URL", _parse_url),
+            qdrant_api_key=env.optional("QDRANT_API_KEY", str),
+            collection_name=env.get("COLLECTION_NAME", "conversations", _parse_name),
+            source_name=env.get("SOURCE_NAME", "local", _parse_name),
+            embedding_model=env.get("EMBEDDING_MODEL", DEFAULT_MODEL, _parse_nonempty),
+            chunk_max_tokens=env.int("CHUNK_MAX_TOKENS", 256, low=16, high=8192),
+            chunk_overlap_tokens=env.int("CHUNK_OVERLAP_TOKENS", 32, low=0, high=4096),
+            tool_result_max_chars=env.int("TOOL_RESULT_MAX_CHARS", 2000, low=0, high=10**7),
+            tool_call_max_chars=env.int("TOOL_CALL_MAX_CHARS", 500, low=20, high=10**6),
+            embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 1024, low=16, high=1 << 20),
+            embed_threads=env.int("EMBED_THREADS", 0, low=0, high=256),
+            upsert_batch_points=env.int("UPSERT_BATCH_POINTS", 256, low=1, high=100_000),
+            queue_max_items=env.int("QUEUE_MAX_ITEMS", 2048, low=1, high=1_000_000),
+            checkpoint_every_lines=env.int("CHECKPOINT_EVERY_LINES", 2000, low=1, high=10**9),
+            max_line_bytes=env.int("MAX_LINE_BYTES", 64 << 20, low=1024, high=1 << 34),
+            read_block_bytes=env.int("READ_BLOCK_BYTES", 1 << 20, low=4096, high=1 << 30),
+            shutdown_timeout_s=env.float("SHUTDOWN_TIMEOUT_S", 10.0, low=0.1, high=3600.0),
+            log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
+        )
+        if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
+            raise ConfigError(
+                f"CHUNK_OVERLAP_TOKENS={settings.chunk_overlap_tokens!r} must be less than half "
+                f"of CHUNK_MAX_TOKENS={settings.chunk_max_tokens!r}"
+            )
+        return settings
+
+    # Derived paths: one place decides the layout of the state folder.
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / "checkpoint.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.state_dir / "models"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.state_dir / "qdrant"
+
+    def log_summary(self, logger: logging.Logger) -> None:
+        """Log the effective settings at INFO, with secrets masked."""
+        for field in dataclasses.fields(self):
+            value: Any = getattr(self, field.name)
+            if field.name == "qdrant_api_key" and value:
+                value = "***"
+            logger.info("setting %s=%s", field.name, value)
+
+
+class _Env:
+    """Typed look-ups in an environment mapping; errors name variable and value."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def _raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def get(self, name: str, default: str, parse: Callable[[str], _T]) -> _T:
+        raw = self._raw(name)
+        return self._parse(name, default if raw is None else raw, parse)
+
+    def optional(self, name: str, parse: Callable[[str], _T]) -> _T | None:
+        raw = self._raw(name)
+        return None if raw is None else self._parse(name, raw, parse)
+
+    def path(self, name: str, default: str) -> Path:
+        return self.get(name, default, lambda v: Path(v).expanduser())
+
+    def int(self, name: str, default: int, *, low: int, high: int) -> int:
+        def parse(value: str) -> int:
+            number = int(value.replace("_", ""))
+            if not low <= number <= high:
+                raise ValueError(f"must be between {low} and {high}")
+            return number
+
+        return self.get(name, str(default), parse)
+
+    def float(self, name: str, default: float, *, low: float, high: float) -> float:
+        def parse(value: str) -> float:
+            number = float(value)
+            if not low <= number <= high:
+                raise ValueError(f"must be between {low} and {high}")
+            return number
+
+        return self.get(name, str(default), parse)
+
+    @staticmethod
+    def _parse(name: str, value: str, parse: Callable[[str], _T]) -> _T:
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise ConfigError(f"{name}={value!r} is not valid: {e}") from e
+
+
+def _parse_nonempty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _parse_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError("use 1-64 letters, digits, '_', '-' or '.'")
+    return value
+
+
+def _parse_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("expected http://host:port or https://host:port")
+    return value.rstrip("/")
+
+
+def _parse_log_level(value: str) -> str:
+    level = value.upper()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return level

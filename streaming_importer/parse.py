@@ -1,0 +1,366 @@
+"""Claude Code transcript lines -> searchable messages. Pure; never raises.
+
+A transcript is JSON Lines. Each line is one record: ``user`` and
+``assistant`` messages, ``summary`` titles, and bookkeeping (``progress``,
+``file-history-snapshot``, ``queue-operation``, ``system``) that nobody
+searches for. :func:`parse_line` turns one line into zero or more
+:class:`Message` objects, one per searchable part of the record:
+
+===============  =====================================================
+kind             from
+===============  =====================================================
+``prompt``       a user's text (and a marker where an image was pasted)
+``answer``       an assistant's text
+``thinking``     an assistant's thinking block
+``tool_call``    one compact line: tool name and its meaningful argument
+``tool_result``  a tool's output, cut to a configurable length
+``summary``      a compaction summary, or a session's ``summary`` title
+===============  =====================================================
+
+What a record means can depend on lines before it (a ``summary`` line has no
+``cwd``), so the parser threads an immutable :class:`FileContext` through
+the lines of one file; the lifecycle stores it with the file's checkpoint so a
+tail that resumes mid-file parses exactly as a clean import would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "FileContext",
+    "Message",
+    "ParseLimits",
+    "ParseResult",
+    "file_context_for",
+    "parse_line",
+]
+
+#: Records that hold nothing a person searches for.
+_SKIPPED_TYPES = frozenset(
+    {"progress", "file-history-snapshot", "queue-operation", "system", "custom-title"}
+)
+#: Tool-call arguments worth embedding, in the order they are shown.
+_TOOL_ARG_KEYS = (
+    "command",
+    "file_path",
+    "notebook_path",
+    "pattern",
+    "path",
+    "glob",
+    "url",
+    "query",
+    "skill",
+    "description",
+    "prompt",
+    "subject",
+)
+#: Texts that carry no meaning of their own.
+_NOISE_TEXTS = frozenset(
+    {"[Request interrupted by user]", "[Request interrupted by user for tool use]"}
+)
+_IMAGE_MARKER = "[image]"
+_SYSTEM_REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+# Inline base64 images (data URIs) and long unbroken base64 runs are not text
+# anybody searches for, and they would cost hundreds of model tokens each.
+_DATA_URI_RE = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]{16,}")
+_BASE64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Caps applied while parsing, in characters."""
+
+    tool_result_max_chars: int = 2000
+    tool_call_max_chars: int = 500
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileContext:
+    """What the lines of one transcript so far say about the lines after them.
+
+    ``rel_path`` is the file's path relative to the conversations folder, with
+    ``/`` separators. The other fields are learned from the records.
+    """
+
+    rel_path: str
+    #: The session the file belongs to, from its name (``<session>.jsonl`` or
+    #: ``<session>/subagents/agent-*.jsonl``) until a record names it.
+    session_id: str
+    #: For a subagent transcript: the session that started the agent.
+    parent_session_id: str | None = None
+    is_subagent: bool = False
+    #: The first ``cwd`` seen in the file: the project the session ran in.
+    project: str | None = None
+    #: The latest git branch seen.
+    git_branch: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileContext:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """One searchable part of one record."""
+
+    kind: str
+    role: str
+    text: str
+    #: Stable identity of the record: its ``uuid``, else a hash of the line.
+    record_key: str
+    #: Position of this part among the record's searchable parts.
+    part: int
+    session_id: str
+    parent_session_id: str | None
+    agent_id: str | None
+    project: str | None
+    cwd: str | None
+    git_branch: str | None
+    #: The message's own time (ISO 8601), not the import time.
+    timestamp: str | None
+    message_uuid: str | None
+    is_sidechain: bool
+    is_compact_summary: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The messages of one line, the context for the next line, and any error."""
+
+    messages: tuple[Message, ...]
+    context: FileContext
+    #: Why the line is bad input (quarantined), or None.
+    error: str | None = None
+
+
+def file_context_for(rel_path: str) -> FileContext:
+    """The context of a file before any of its lines is read."""
+    path = PurePosixPath(rel_path)
+    stem = path.stem
+    is_subagent = stem.startswith("agent-")
+    parent: str | None = None
+    if is_subagent and len(path.parts) >= 3 and path.parts[-2] == "subagents":
+        parent = path.parts[-3]
+    return FileContext(
+        rel_path=rel_path,
+        session_id=parent or stem,
+        parent_session_id=parent,
+        is_subagent=is_subagent,
+    )
+
+
+def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
+    """Parse one line (without its newline). Never raises."""
+    if not line.strip():
+        return ParseResult((), context)
+    if b"\x00" in line:
+        return ParseResult((), context, "NUL bytes")
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return ParseResult((), context, "not UTF-8")
+        return ParseResult((), context, "invalid JSON")
+    if not isinstance(record, dict):
+        return ParseResult((), context, "not a JSON object")
+    try:
+        return _parse_record(record, line, context, limits)
+    except RecursionError:
+        # Pathologically deep nesting inside a message's content.
+        return ParseResult((), context, "nested too deeply")
+
+
+def _parse_record(
+    record: dict[str, Any], line: bytes, context: FileContext, limits: ParseLimits
+) -> ParseResult:
+    rtype = _str(record.get("type"))
+    context = _learn(record, context)
+    if rtype in _SKIPPED_TYPES or rtype is None:
+        return ParseResult((), context)
+
+    parts: list[tuple[str, str, str]] = []  # (kind, role, text)
+    if rtype == "summary":
+        summary = _str(record.get("summary"))
+        if summary:
+            parts.append(("summary", "system", summary))
+    elif rtype in ("user", "assistant"):
+        if record.get("isMeta") is True:
+            return ParseResult((), context)
+        message = record.get("message")
+        if isinstance(message, dict):
+            if rtype == "user":
+                parts = _user_parts(message.get("content"), record, limits)
+            else:
+                parts = _assistant_parts(message.get("content"), limits)
+    if not parts:
+        return ParseResult((), context)
+
+    uuid = _str(record.get("uuid"))
+    # Records without a uuid (``summary`` lines) are identified by their bytes,
+    # which stay the same when the file is renamed or moved.
+    key = uuid or _str(record.get("leafUuid")) or hashlib.sha256(line).hexdigest()[:32]
+    if uuid is None and rtype == "summary":
+        key = f"summary:{key}"
+    agent_id = _str(record.get("agentId"))
+    if agent_id is None and context.is_subagent:
+        agent_id = PurePosixPath(context.rel_path).stem.removeprefix("agent-")
+    messages = tuple(
+        Message(
+            kind=kind,
+            role=role,
+            text=text,
+            record_key=key,
+            part=i,
+            session_id=_str(record.get("sessionId")) or context.session_id,
+            parent_session_id=context.parent_session_id
+            or (_str(record.get("sessionId")) if context.is_subagent else None),
+            agent_id=agent_id,
+            project=context.project or _str(record.get("cwd")),
+            cwd=_str(record.get("cwd")),
+            git_branch=_str(record.get("gitBranch")) or context.git_branch,
+            timestamp=_str(record.get("timestamp")),
+            message_uuid=uuid,
+            is_sidechain=record.get("isSidechain") is True,
+            is_compact_summary=record.get("isCompactSummary") is True,
+        )
+        for i, (kind, role, text) in enumerate(parts)
+    )
+    return ParseResult(messages, context)
+
+
+def _learn(record: dict[str, Any], context: FileContext) -> FileContext:
+    changes: dict[str, Any] = {}
+    cwd = _str(record.get("cwd"))
+    if cwd and context.project is None:
+        changes["project"] = cwd
+    branch = _str(record.get("gitBranch"))
+    if branch and branch != context.git_branch:
+        changes["git_branch"] = branch
+    return dataclasses.replace(context, **changes) if changes else context
+
+
+def _user_parts(
+    content: Any, record: dict[str, Any], limits: ParseLimits
+) -> list[tuple[str, str, str]]:
+    prompt_kind = "summary" if record.get("isCompactSummary") is True else "prompt"
+    if isinstance(content, str):
+        text = _clean(content)
+        return [(prompt_kind, "user", text)] if text else []
+    if not isinstance(content, list):
+        return []
+    parts: list[tuple[str, str, str]] = []
+    prompt: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        btype = block.get("type")
+        if btype == "text":
+            text = _clean(_str(block.get("text")) or "")
+            if text:
+                prompt.append(text)
+        elif btype == "image":
+            prompt.append(_IMAGE_MARKER)
+        elif btype == "tool_result":
+            text = _cap(_tool_result_text(block.get("content")), limits.tool_result_max_chars)
+            if text:
+                parts.append(("tool_result", "tool", text))
+    if prompt:
+        parts.insert(0, (prompt_kind, "user", "\n".join(prompt)))
+    return parts
+
+
+def _assistant_parts(content: Any, limits: ParseLimits) -> list[tuple[str, str, str]]:
+    if isinstance(content, str):
+        text = _clean(content)
+        return [("answer", "assistant", text)] if text else []
+    if not isinstance(content, list):
+        return []
+    parts: list[tuple[str, str, str]] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        btype = block.get("type")
+        if btype == "text":
+            text = _clean(_str(block.get("text")) or "")
+            if text:
+                parts.append(("answer", "assistant", text))
+        elif btype == "thinking":
+            text = _clean(_str(block.get("thinking")) or "")
+            if text:
+                parts.append(("thinking", "assistant", text))
+        elif btype == "tool_use":
+            text = _tool_call_text(block, limits.tool_call_max_chars)
+            if text:
+                parts.append(("tool_call", "assistant", text))
+    return parts
+
+
+def _tool_call_text(block: dict[str, Any], max_chars: int) -> str:
+    name = _str(block.get("name")) or "tool"
+    args = block.get("input")
+    shown: list[str] = []
+    if isinstance(args, dict):
+        shown = [v.strip() for k in _TOOL_ARG_KEYS if isinstance(v := args.get(k), str) and v]
+        todos = args.get("todos")
+        if not shown and isinstance(todos, list):
+            shown = [
+                c for t in todos if isinstance(t, dict) and isinstance(c := t.get("content"), str)
+            ]
+        if not shown and args:
+            shown = [orjson.dumps(args, default=str).decode()]
+    text = f"{name}: {' | '.join(shown)}" if shown else name
+    return _cap(_clean(text), max_chars)
+
+
+def _tool_result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return _clean(content)
+    if not isinstance(content, list):
+        return ""
+    texts: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            text = _clean(_str(block.get("text")) or "")
+            if text:
+                texts.append(text)
+        elif block.get("type") == "image":
+            texts.append(_IMAGE_MARKER)
+    return "\n".join(texts)
+
+
+def _clean(text: str) -> str:
+    if text in _NOISE_TEXTS:
+        return ""
+    if "<system-reminder>" in text:
+        text = _SYSTEM_REMINDER_RE.sub("", text)
+    if "base64" in text:
+        text = _DATA_URI_RE.sub(_IMAGE_MARKER, text)
+    if len(text) >= 200:
+        text = _BASE64_RUN_RE.sub("[base64]", text)
+    return text.strip()
+
+
+def _cap(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars].rstrip()} [… {len(text) - max_chars} more characters]"
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,120 @@
+"""Where points go: a :class:`Sink` Protocol and its two implementations.
+
+The sink knows points (an id, a vector, a payload), not transcripts. Two
+engines sit behind it:
+
+- :class:`~streaming_importer.sink.edge.EdgeSink`: qdrant-edge-py, Qdrant's
+  own engine in this process, in a folder under the state folder (default).
+- :class:`~streaming_importer.sink.server.ServerSink`: a Qdrant server through
+  qdrant-client (``QDRANT_URL``).
+
+Methods are synchronous; the lifecycle calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from streaming_importer.config import Settings
+from streaming_importer.embed import ModelIdentity
+from streaming_importer.errors import ModelMismatchError
+
+__all__ = [
+    "DATETIME_FIELDS",
+    "KEYWORD_FIELDS",
+    "Hit",
+    "Point",
+    "Sink",
+    "check_identity",
+    "open_sink",
+]
+
+#: Payload fields with a keyword index (exact-match filters).
+KEYWORD_FIELDS = ("source", "project", "project_name", "session_id", "kind")
+#: Payload fields with a datetime index (range filters).
+DATETIME_FIELDS = ("timestamp",)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Point:
+    """One vector and its payload; ``id`` is a UUID string."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result; ``score`` is cosine similarity."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class Sink(Protocol):
+    """A collection of points in some Qdrant engine."""
+
+    def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
+        """Open the collection and check that it was built with ``identity``.
+
+        ``identity`` None opens it for reading counts only: no check, no create.
+
+        With ``create``, a missing collection is created for ``identity``;
+        without it, a missing collection reads as empty. Raises
+        ModelMismatchError if it was built with another model, StoreLockedError
+        if another process holds it, StoreError if it cannot be opened.
+        """
+        ...
+
+    def stored_identity(self) -> dict[str, Any] | None:
+        """The identity the collection was built with, or None if there is none."""
+        ...
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Write points; on return the engine has acknowledged them."""
+        ...
+
+    def flush(self) -> None:
+        """Make acknowledged points durable on disk (where the engine defers it)."""
+        ...
+
+    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
+        """The ``limit`` nearest points whose payload equals ``match`` on every key."""
+        ...
+
+    def count(self) -> int:
+        """Points in the collection (0 if it does not exist)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_identity(
+    stored: Mapping[str, Any] | None, identity: ModelIdentity | None, where: str
+) -> None:
+    """Raise ModelMismatchError unless ``stored`` is ``identity`` (or either is absent)."""
+    if stored is None or identity is None:
+        return
+    if stored.get("fingerprint") != identity.fingerprint or stored.get("dim") != identity.dim:
+        raise ModelMismatchError(
+            f"{where} was built with model {stored.get('name')!r} ({stored.get('dim')} dims); "
+            f"it cannot take vectors of {identity.name!r} ({identity.dim} dims). "
+            "Use another COLLECTION_NAME (or STATE_DIR), or set EMBEDDING_MODEL back."
+        )
+
+
+def open_sink(settings: Settings) -> Sink:
+    """The sink the settings name, not yet opened."""
+    if settings.qdrant_url:
+        from streaming_importer.sink.server import ServerSink
+
+        return ServerSink.from_url(
+            settings.qdrant_url, settings.qdrant_api_key, settings.collection_name
+        )
+    from streaming_importer.sink.edge import EdgeSink
+
+    return EdgeSink(settings.store_dir, settings.collection_name)

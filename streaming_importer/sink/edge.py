@@ -1,0 +1,125 @@
+"""The embedded store: qdrant-edge-py, Qdrant's own engine, in this process.
+
+One collection is one shard folder, ``<store_dir>/<collection>``; the model
+identity it was built with is kept beside it in ``<collection>.json``
+(written once, atomically, when the shard is created). Updates go through the
+shard's write-ahead log, so an acknowledged upsert survives a SIGKILL; a
+second process cannot open a shard that one holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from streaming_importer.embed import ModelIdentity
+from streaming_importer.errors import StoreError, StoreLockedError
+from streaming_importer.sink import DATETIME_FIELDS, KEYWORD_FIELDS, Hit, Point, check_identity
+
+__all__ = ["EdgeSink"]
+
+logger = logging.getLogger(__name__)
+
+
+class EdgeSink:
+    """A qdrant-edge-py shard in ``store_dir``."""
+
+    def __init__(self, store_dir: Path, collection: str) -> None:
+        self._path = store_dir / collection
+        self._meta_path = store_dir / f"{collection}.json"
+        self._shard: Any = None
+
+    def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
+        stored = self.stored_identity()
+        check_identity(stored, identity, f"embedded collection {self._path}")
+        exists = (self._path / "edge_config.json").is_file()
+        if not exists and (identity is None or not create):
+            return
+        try:
+            if identity is None or exists:
+                self._shard = qe.EdgeShard.load(str(self._path))
+            else:
+                self._shard = self._create(identity)
+        except Exception as e:  # the engine raises a bare Exception
+            if "WouldBlock" in str(e):
+                raise StoreLockedError(
+                    f"the embedded store {self._path} is in use by another process"
+                ) from e
+            raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
+        if stored is None and identity is not None:
+            self._write_meta(identity)
+
+    def _create(self, identity: ModelIdentity) -> Any:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        config = qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine),
+        )
+        shard = qe.EdgeShard.create(str(self._path), config)
+        for name in KEYWORD_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        for name in DATETIME_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime))
+        logger.info("created embedded collection %s (%d dims)", self._path, identity.dim)
+        return shard
+
+    def _write_meta(self, identity: ModelIdentity) -> None:
+        tmp = self._meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(identity.to_json(), indent=2))
+        os.replace(tmp, self._meta_path)
+
+    def stored_identity(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self._meta_path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise StoreError(f"cannot read {self._meta_path}: {e}") from e
+        return data if isinstance(data, dict) else None
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        self._shard.update(
+            qe.UpdateOperation.upsert_points(
+                [qe.Point(uuid.UUID(p.id), p.vector, p.payload) for p in points]
+            )
+        )
+
+    def flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+
+    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
+        if self._shard is None:
+            return []
+        conditions: list[Any] = [
+            qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in match.items()
+        ]
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(list(vector)),
+            with_payload=True,
+            filter=qe.Filter(must=conditions) if conditions else None,
+        )
+        return [
+            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
+            for p in self._shard.query(request)
+        ]
+
+    def count(self) -> int:
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(qe.CountRequest(exact=True)))
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None

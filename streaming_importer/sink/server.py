@@ -1,0 +1,125 @@
+"""A Qdrant server, through qdrant-client.
+
+The model identity is kept in the collection's own metadata. Every upsert
+waits for the server's acknowledgement (``wait=True``): the lifecycle
+advances the checkpoint on the strength of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from streaming_importer.embed import ModelIdentity
+from streaming_importer.errors import StoreError
+from streaming_importer.sink import DATETIME_FIELDS, KEYWORD_FIELDS, Hit, Point, check_identity
+
+__all__ = ["ServerSink"]
+
+logger = logging.getLogger(__name__)
+
+_META_KEY = "streaming_importer_model"
+#: Errors that mean the server could not be reached or answered badly.
+_TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
+
+
+class ServerSink:
+    """One collection on a Qdrant server (or qdrant-client's ``:memory:`` stand-in)."""
+
+    def __init__(self, client: QdrantClient, collection: str, where: str) -> None:
+        self._client = client
+        self._collection = collection
+        self._where = where
+        self._exists = False
+
+    @classmethod
+    def from_url(cls, url: str, api_key: str | None, collection: str) -> ServerSink:
+        if url == ":memory:":
+            client = QdrantClient(location=":memory:")
+        else:
+            client = QdrantClient(url=url, api_key=api_key, timeout=30)
+        return cls(client, collection, url)
+
+    def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
+        try:
+            exists = self._client.collection_exists(self._collection)
+            if exists:
+                check_identity(self.stored_identity(), identity, self._describe())
+            elif create and identity is not None:
+                self._create(identity)
+                exists = True
+        except _TRANSPORT_ERRORS as e:
+            raise StoreError(f"cannot reach Qdrant at {self._where}: {e}") from e
+        self._exists = exists
+
+    def _describe(self) -> str:
+        return f"collection {self._collection!r} on {self._where}"
+
+    def _create(self, identity: ModelIdentity) -> None:
+        self._client.create_collection(
+            self._collection,
+            vectors_config=models.VectorParams(size=identity.dim, distance=models.Distance.COSINE),
+            metadata={_META_KEY: identity.to_json()},
+        )
+        for name in KEYWORD_FIELDS:
+            self._client.create_payload_index(
+                self._collection, name, models.PayloadSchemaType.KEYWORD, wait=True
+            )
+        for name in DATETIME_FIELDS:
+            self._client.create_payload_index(
+                self._collection, name, models.PayloadSchemaType.DATETIME, wait=True
+            )
+        logger.info("created %s (%d dims)", self._describe(), identity.dim)
+
+    def stored_identity(self) -> dict[str, Any] | None:
+        if not self._client.collection_exists(self._collection):
+            return None
+        metadata = self._client.get_collection(self._collection).config.metadata or {}
+        stored = metadata.get(_META_KEY)
+        return stored if isinstance(stored, dict) else None
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        self._client.upsert(
+            self._collection,
+            points=[
+                models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points
+            ],
+            wait=True,
+        )
+
+    def flush(self) -> None:
+        # wait=True already made every upsert durable on the server.
+        return None
+
+    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
+        if not self._exists:
+            return []
+        conditions: list[models.Condition] = [
+            models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            for key, value in match.items()
+        ]
+        result = self._client.query_points(
+            self._collection,
+            query=list(vector),
+            limit=limit,
+            with_payload=True,
+            query_filter=models.Filter(must=conditions) if conditions else None,
+        )
+        return [
+            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
+            for p in result.points
+        ]
+
+    def count(self) -> int:
+        if not self._exists:
+            return 0
+        return int(self._client.count(self._collection, exact=True).count)
+
+    def close(self) -> None:
+        self._client.close()

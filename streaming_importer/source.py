@@ -1,0 +1,69 @@
+"""Find the transcripts under the conversations folder.
+
+Every ``*.jsonl`` below the folder counts, at any depth: session files,
+root-level ``agent-*.jsonl`` (Claude Code 2.0.x) and
+``<session>/subagents/agent-*.jsonl`` (2.1.x).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+__all__ = ["SourceFile", "scan"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A transcript as seen by one scan."""
+
+    #: Path relative to the conversations folder, ``/``-separated.
+    rel_path: str
+    path: Path
+    #: Size in bytes.
+    size: int
+    device: int
+    inode: int
+    mtime_ns: int
+
+
+def scan(root: Path) -> list[SourceFile]:
+    """All transcripts below ``root``, sorted by relative path.
+
+    A file that vanishes or cannot be stat'ed during the scan is left out
+    (logged at DEBUG); the next scan sees it again if it is back.
+    """
+    found: list[SourceFile] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            logger.debug("cannot list %s: %s", folder, e)
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.name.endswith(".jsonl") and entry.is_file():
+                    st = entry.stat()
+                    path = Path(entry.path)
+                    found.append(
+                        SourceFile(
+                            rel_path=path.relative_to(root).as_posix(),
+                            path=path,
+                            size=st.st_size,
+                            device=st.st_dev,
+                            inode=st.st_ino,
+                            mtime_ns=st.st_mtime_ns,
+                        )
+                    )
+            except OSError as e:
+                logger.debug("cannot stat %s: %s", entry.path, e)
+    found.sort(key=lambda f: f.rel_path)
+    return found
