@@ -271,7 +271,7 @@ class Importer:
         todo: list[tuple[SourceFile, int, FileContext]] = []
         for f in files:
             start, context = self._resume_point(f)
-            if start >= f.size:
+            if start >= f.size and f.rel_path in self._state.files:
                 self.stats.files_unchanged += 1
                 continue
             todo.append((f, start, context))
@@ -341,7 +341,8 @@ class Importer:
             self.stats.files_failed += 1
             return
         self._unreadable.discard(f.rel_path)
-        if end > start:
+        # A file seen for the first time is recorded even if it is empty.
+        if end > start or f.rel_path not in self._state.files:
             await send.send(
                 Mark(
                     f.rel_path,

@@ -25,7 +25,15 @@ import orjson
 
 from streaming_importer.errors import CheckpointError
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "FileState", "Totals", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "FileState",
+    "Totals",
+    "load",
+    "remove_stale_temporaries",
+    "save",
+]
 
 FORMAT_VERSION = 1
 
@@ -133,6 +141,16 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
             os.unlink(tmp_name)
         raise CheckpointError(f"cannot write checkpoint {path}: {e}") from e
     _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporaries that a killed writer left beside ``path``.
+
+    Only the importer calls this, at start, while it alone writes the folder.
+    """
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -23,6 +23,7 @@ from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer, Stats
 from streaming_importer.config import Settings
 from streaming_importer.errors import ConfigError, ExitCode, ImporterError, StoreLockedError
+from streaming_importer.search import project_filter, search_sessions
 from streaming_importer.sink import Sink, open_sink
 from streaming_importer.source import scan
 
@@ -69,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     search = sub.add_parser("search", help="search the imported conversations")
     search.add_argument("query")
-    search.add_argument("--limit", type=int, default=10, help="hits to show (default 10)")
+    search.add_argument(
+        "--limit", type=int, default=10, help="sessions to show, best chunk each (default 10)"
+    )
     search.add_argument("--project", help="a project path, or just its last folder name")
     search.add_argument("--json", action="store_true", help="print a JSON array")
     status = sub.add_parser("status", help="what is imported and what is pending")
@@ -89,6 +92,7 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
     settings.log_summary(logging.getLogger("streaming_importer.config"))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     state = ckpt.load(settings.checkpoint_path)
+    ckpt.remove_stale_temporaries(settings.checkpoint_path)
     started = time.monotonic()
     from streaming_importer.embed import load_embedder
 
@@ -217,12 +221,7 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     sink = open_sink(settings)
     try:
         sink.open(embedder.identity, create=False)
-        vector = embedder.embed([args.query])[0]
-        match: dict[str, str] = {}
-        if args.project:
-            key = "project" if "/" in args.project else "project_name"
-            match[key] = args.project.rstrip("/") if key == "project" else args.project
-        hits = sink.search(vector, args.limit, match)
+        hits = search_sessions(embedder, sink, args.query, args.limit, project_filter(args.project))
     finally:
         sink.close()
     if args.json:

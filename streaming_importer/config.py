@@ -81,8 +81,8 @@ class Settings:
             collection_name=env.get("COLLECTION_NAME", "conversations", _parse_name),
             source_name=env.get("SOURCE_NAME", "local", _parse_name),
             embedding_model=env.get("EMBEDDING_MODEL", DEFAULT_MODEL, _parse_nonempty),
-            chunk_max_tokens=env.int("CHUNK_MAX_TOKENS", 256, low=16, high=8192),
-            chunk_overlap_tokens=env.int("CHUNK_OVERLAP_TOKENS", 32, low=0, high=4096),
+            chunk_max_tokens=env.int("CHUNK_MAX_TOKENS", 128, low=16, high=8192),
+            chunk_overlap_tokens=env.int("CHUNK_OVERLAP_TOKENS", 16, low=0, high=4096),
             tool_result_max_chars=env.int("TOOL_RESULT_MAX_CHARS", 2000, low=0, high=10**7),
             tool_call_max_chars=env.int("TOOL_CALL_MAX_CHARS", 500, low=20, high=10**6),
             embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 1024, low=16, high=1 << 20),
@@ -97,8 +97,8 @@ class Settings:
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
             raise ConfigError(
-                f"CHUNK_OVERLAP_TOKENS={settings.chunk_overlap_tokens!r} must be less than half "
-                f"of CHUNK_MAX_TOKENS={settings.chunk_max_tokens!r}"
+                f"CHUNK_OVERLAP_TOKENS={str(settings.chunk_overlap_tokens)!r} must be less than "
+                f"half of CHUNK_MAX_TOKENS={str(settings.chunk_max_tokens)!r}"
             )
         return settings
 

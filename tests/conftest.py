@@ -1,0 +1,70 @@
+"""Shared fixtures: the real corpus, the real model, real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from streaming_importer.config import Settings
+from streaming_importer.embed import FastEmbedEmbedder, load_embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
+PEER_FIXTURES = ROOT.parent / "shared" / "corpus" / "peer-fixtures"
+DEMO = ROOT / "demo" / "claude-projects"
+
+
+def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
+    return Settings.from_env(
+        {"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state), **env}
+    )
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m streaming_importer ARGS`` with ``env`` on top of a clean environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "STATE_DIR"))}
+    base.pop("CONVERSATIONS_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "streaming_importer", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared corpus is missing at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def model_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state folder whose model folder is assembled once per test session."""
+    return tmp_path_factory.mktemp("model-state")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_state: Path) -> FastEmbedEmbedder:
+    """The real default model, assembled offline from the PyPI packages."""
+    return load_embedder(settings_for(DEMO, model_state))
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the demo transcripts that a test may change."""
+    import shutil
+
+    target = tmp_path / "conversations"
+    shutil.copytree(DEMO, target)
+    yield target
