@@ -35,6 +35,8 @@ class Settings:
     conversations_dir: Path
     #: Checkpoint, model folder and embedded store live here.
     state_dir: Path
+    #: Where model folders are assembled or cached (default: state_dir/models).
+    models_dir: Path
     #: Unset: the embedded store (qdrant-edge-py) in ``state_dir/qdrant``.
     qdrant_url: str | None
     qdrant_api_key: str | None
@@ -75,7 +77,8 @@ class Settings:
         env = _Env(environ)
         settings = cls(
             conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
-            state_dir=env.path("STATE_DIR", "./state"),
+            state_dir=(state_dir := env.path("STATE_DIR", "./state")),
+            models_dir=env.path("MODELS_DIR", str(state_dir / "models")),
             qdrant_url=env.optional("QDRANT_URL", _parse_url),
             qdrant_api_key=env.optional("QDRANT_API_KEY", str),
             collection_name=env.get("COLLECTION_NAME", "conversations", _parse_name),
@@ -106,10 +109,6 @@ class Settings:
     @property
     def checkpoint_path(self) -> Path:
         return self.state_dir / "checkpoint.json"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.state_dir / "models"
 
     @property
     def store_dir(self) -> Path:
