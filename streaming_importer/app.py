@@ -28,7 +28,8 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -39,16 +40,19 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from watchfiles import awatch
 
 from streaming_importer import checkpoint as ckpt
-from streaming_importer import memory
+from streaming_importer import control, memory
 from streaming_importer.chunk import Chunk, Chunker
 from streaming_importer.config import Settings
 from streaming_importer.embed import Embedder
 from streaming_importer.errors import ExitCode
-from streaming_importer.parse import FileContext, ParseLimits, file_context_for, parse_line
+from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
+from streaming_importer.report import status_report
+from streaming_importer.search import best_per_session, candidates, hit_json, project_filter
 from streaming_importer.sink import Point, Sink
-from streaming_importer.source import SourceFile, scan
+from streaming_importer.source import HEAD_BYTES, TAIL_BYTES, SourceFile, digest, read_span, scan
 from streaming_importer.tail import Line, read_line_blocks
+from streaming_importer.tracking import Control, Cursor, plan
 
 __all__ = ["Importer", "Progress", "Stats"]
 
@@ -60,8 +64,6 @@ _EMBED_WINDOW_CHUNKS = 256
 _BATCH_QUEUE = 4
 #: Quarantine log size past which only counting goes on, in bytes.
 _QUARANTINE_MAX_BYTES = 16 << 20
-#: Seconds between two scans while watching, when no event arrives.
-_RESCAN_S = 30.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -86,15 +88,29 @@ class Mark:
     chunks: int
     #: Bad lines among them: (offset, length in bytes, reason).
     quarantined: list[tuple[int, int, str]]
-    #: The last mark of this file in this pass.
+    head_len: int = 0
+    head_hash: str = ""
+    tail_len: int = 0
+    tail_hash: str = ""
+    #: The file was read to its end.
     file_done: bool = False
+
+
+_Item = _WorkChunk | Mark | Control
+
+
+@dataclasses.dataclass(slots=True)
+class _Block:
+    chunks: list[_WorkChunk]
+    quarantined: list[tuple[int, int, str]]
 
 
 @dataclasses.dataclass(slots=True)
 class _Batch:
     points: list[Point]
     tokens: int
-    marks: list[Mark]
+    #: Applied in order once the points are acknowledged.
+    events: list[Mark | Control]
 
 
 @dataclasses.dataclass(slots=True)
@@ -179,6 +195,9 @@ class Importer:
         self._stop = anyio.Event()
         self._lines_since_save = 0
         self._unreadable: set[str] = set()
+        # The intake's own view of each file; the checkpoint (``state``)
+        # trails it by whatever is still in flight.
+        self._cursors = {rel: Cursor.from_state(fs) for rel, fs in state.files.items()}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -188,13 +207,17 @@ class Importer:
             logger.info("stopping: finishing what is in flight")
             self._stop.set()
 
-    async def run(self, *, once: bool, handle_signals: bool = False) -> ExitCode:
+    async def run(
+        self, *, once: bool, handle_signals: bool = False, serve_control: bool = False
+    ) -> ExitCode:
         """Import until done (``once``) or until asked to stop.
 
         With ``handle_signals``, the first SIGINT or SIGTERM asks for a
         graceful stop (finish and acknowledge what is in flight, checkpoint)
         that must end within ``SHUTDOWN_TIMEOUT_S``; a second one exits at
         once, which is safe because the checkpoint is never ahead of the store.
+        With ``serve_control``, search and status are answered on the local
+        control port while it runs.
         """
         mem = memory.sample()
         logger.info(
@@ -203,7 +226,7 @@ class Importer:
             mem.rss_mb,
             mem.anon_mb,
         )
-        items_send, items_recv = anyio.create_memory_object_stream[_WorkChunk | Mark](
+        items_send, items_recv = anyio.create_memory_object_stream[_Item](
             self.settings.queue_max_items
         )
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](_BATCH_QUEUE)
@@ -211,6 +234,13 @@ class Importer:
             with anyio.CancelScope() as pipeline:
                 if handle_signals:
                     outer.start_soon(self._watch_signals, pipeline)
+                if serve_control:
+                    await outer.start(
+                        control.serve,
+                        self.settings.control_port,
+                        self.settings.runtime_path,
+                        self._answer,
+                    )
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._intake, items_send, once)
                     tg.start_soon(self._embed_stage, items_recv, batch_send)
@@ -241,6 +271,41 @@ class Importer:
         )
         pipeline.cancel()
 
+    # -- the control port --------------------------------------------------
+
+    async def _answer(self, path: str, params: dict[str, str]) -> Any:
+        if path == "/search":
+            query = params.get("q", "").strip()
+            if not query:
+                raise ValueError("the query parameter q is required")
+            limit = int(params.get("limit", "10"))
+            if not 1 <= limit <= 1000:
+                raise ValueError("limit must be between 1 and 1000")
+            vectors = await anyio.to_thread.run_sync(
+                self._embedder.embed, [query], limiter=self._model_thread
+            )
+            hits = await anyio.to_thread.run_sync(
+                self._sink.search,
+                vectors[0],
+                candidates(limit),
+                project_filter(params.get("project")),
+                limiter=self._store_thread,
+            )
+            return [hit_json(h) for h in best_per_session(hits, limit)]
+        if path == "/status":
+            points = await anyio.to_thread.run_sync(self._sink.count, limiter=self._store_thread)
+            report = await anyio.to_thread.run_sync(
+                status_report,
+                self.settings,
+                self._state,
+                points,
+                self._embedder.identity.to_json(),
+            )
+            return {**report, "running": True, "run": self.stats.to_json()}
+        if path == "/health":
+            return {"status": "ok", "stopping": self._stop.is_set()}
+        raise KeyError(path)
+
     def _report(self) -> None:
         if self._progress is not None:
             self._progress.update(self.stats)
@@ -249,7 +314,7 @@ class Importer:
 
     # -- intake ------------------------------------------------------------
 
-    async def _intake(self, send: ObjectSendStream[_WorkChunk | Mark], once: bool) -> None:
+    async def _intake(self, send: ObjectSendStream[_Item], once: bool) -> None:
         async with send:
             await self._import_pass(send)
             if once or self._stop.is_set():
@@ -258,112 +323,131 @@ class Importer:
             async for _changes in awatch(
                 self.settings.conversations_dir,
                 stop_event=self._stop,
-                rust_timeout=int(_RESCAN_S * 1000),
+                rust_timeout=int(self.settings.rescan_interval_s * 1000),
                 yield_on_timeout=True,
                 recursive=True,
+                debounce=200,
+                step=20,
             ):
                 await self._import_pass(send)
                 if self._stop.is_set():
                     return
 
-    async def _import_pass(self, send: ObjectSendStream[_WorkChunk | Mark]) -> None:
-        files = await anyio.to_thread.run_sync(scan, self.settings.conversations_dir)
-        todo: list[tuple[SourceFile, int, FileContext]] = []
-        for f in files:
-            start, context = self._resume_point(f)
-            if start >= f.size and f.rel_path in self._state.files:
-                self.stats.files_unchanged += 1
-                continue
-            todo.append((f, start, context))
-            self.stats.bytes_total += f.size - start
-        self.stats.files_seen = len(files)
-        for f, start, context in todo:
-            if self._stop.is_set():
-                return
-            await self._read_file(send, f, start, context)
+    async def _import_pass(self, send: ObjectSendStream[_Item]) -> None:
+        """Read what is new, in rounds: a scan, then one slice of each file.
 
-    def _resume_point(self, f: SourceFile) -> tuple[int, FileContext]:
-        saved = self._state.files.get(f.rel_path)
-        if saved is None:
-            return 0, file_context_for(f.rel_path)
-        if (saved.device, saved.inode) != (f.device, f.inode) or f.size < saved.offset:
-            logger.warning(
-                "%s was replaced or truncated (size %d, checkpoint at %d): reading it from the "
-                "start",
-                f.rel_path,
-                f.size,
-                saved.offset,
+        A file bigger than ``FAIR_SLICE_BYTES`` takes several rounds, and each
+        round scans again, so appends to other files wait one slice at most.
+        """
+        first = True
+        while not self._stop.is_set():
+            files = await anyio.to_thread.run_sync(scan, self.settings.conversations_dir)
+            work = await anyio.to_thread.run_sync(
+                plan, files, self._cursors, self.settings.delete_removed_files
             )
-            return 0, file_context_for(f.rel_path)
-        return saved.offset, FileContext.from_json(saved.context)
+            if first:
+                self.stats.files_seen = len(files)
+                self.stats.files_unchanged += len(files) - len(work.to_read)
+                first = False
+            for rel, error in work.unreadable:
+                self._warn_unreadable(rel, error)
+            for change in work.controls:
+                await send.send(change)
+            if not work.to_read:
+                return
+            for f in work.to_read:
+                cursor = self._cursors.get(f.rel_path)
+                self.stats.bytes_total += f.size - (cursor.offset if cursor else 0)
+            for f in work.to_read:
+                if self._stop.is_set():
+                    return
+                await self._read_slice(send, f)
 
-    async def _read_file(
-        self,
-        send: ObjectSendStream[_WorkChunk | Mark],
-        f: SourceFile,
-        start: int,
-        context: FileContext,
-    ) -> None:
-        end = start
+    def _warn_unreadable(self, rel_path: str, error: OSError) -> None:
+        # Logged once; later scans try again, quietly, until it is readable.
+        if rel_path not in self._unreadable:
+            logger.warning("cannot read %s: %s (trying again on later scans)", rel_path, error)
+            self._unreadable.add(rel_path)
+
+    async def _read_slice(self, send: ObjectSendStream[_Item], f: SourceFile) -> None:
+        """Read up to ``FAIR_SLICE_BYTES`` of complete lines from the cursor on."""
+        cursor = self._cursors.get(f.rel_path)
+        new = cursor is None
+        if cursor is None:
+            cursor = Cursor.new(f)
+        start = cursor.offset
+        budget = self.settings.fair_slice_bytes
+        at_end = True
         try:
             async for lines in read_line_blocks(
                 f.path,
                 start,
-                block_bytes=self.settings.read_block_bytes,
+                block_bytes=min(self.settings.read_block_bytes, budget),
                 max_line_bytes=self.settings.max_line_bytes,
             ):
-                chunks, context, quarantined = await anyio.to_thread.run_sync(
-                    self._parse_block, lines, context, limiter=self._parse_thread
+                block = await anyio.to_thread.run_sync(
+                    self._parse_block, f.path, lines, cursor, limiter=self._parse_thread
                 )
-                for work in chunks:
+                if new:
+                    self._cursors[f.rel_path] = cursor
+                    new = False
+                for work in block.chunks:
                     await send.send(work)
-                end = lines[-1].end
                 await send.send(
                     Mark(
                         f.rel_path,
-                        end,
-                        context,
+                        cursor.offset,
+                        cursor.context,
                         f.device,
                         f.inode,
                         f.size,
                         lines=len(lines),
-                        chunks=len(chunks),
-                        quarantined=quarantined,
+                        chunks=len(block.chunks),
+                        quarantined=block.quarantined,
+                        head_len=cursor.head_len,
+                        head_hash=cursor.head_hash,
+                        tail_len=cursor.tail_len,
+                        tail_hash=cursor.tail_hash,
                     )
                 )
-                if self._stop.is_set():
+                if self._stop.is_set() or cursor.offset - start >= budget:
+                    at_end = False
                     break
-        except (FileNotFoundError, PermissionError) as e:
-            # Vanished since the scan, or unreadable: the next scan tries again.
-            if f.rel_path not in self._unreadable:
-                logger.warning("cannot read %s: %s", f.rel_path, e)
-                self._unreadable.add(f.rel_path)
+        except OSError as e:
+            # Vanished since the scan, or unreadable: later scans try again.
+            self._warn_unreadable(f.rel_path, e)
             self.stats.files_failed += 1
             return
         self._unreadable.discard(f.rel_path)
-        # A file seen for the first time is recorded even if it is empty.
-        if end > start or f.rel_path not in self._state.files:
-            await send.send(
-                Mark(
-                    f.rel_path,
-                    end,
-                    context,
-                    f.device,
-                    f.inode,
-                    f.size,
-                    lines=0,
-                    chunks=0,
-                    quarantined=[],
-                    file_done=True,
-                )
+        if not at_end:
+            return
+        cursor.eof_size = f.size
+        if new:  # a new file with no complete line yet (empty, say): recorded all the same
+            self._cursors[f.rel_path] = cursor
+        await send.send(
+            Mark(
+                f.rel_path,
+                cursor.offset,
+                cursor.context,
+                f.device,
+                f.inode,
+                f.size,
+                lines=0,
+                chunks=0,
+                quarantined=[],
+                head_len=cursor.head_len,
+                head_hash=cursor.head_hash,
+                tail_len=cursor.tail_len,
+                tail_hash=cursor.tail_hash,
+                file_done=True,
             )
+        )
 
-    def _parse_block(
-        self, lines: Sequence[Line], context: FileContext
-    ) -> tuple[list[_WorkChunk], FileContext, list[tuple[int, int, str]]]:
-        """Parse and chunk one block of lines. Runs in the parse thread."""
+    def _parse_block(self, path: Path, lines: Sequence[Line], cursor: Cursor) -> _Block:
+        """Parse and chunk one block; advance ``cursor``. Runs in the parse thread."""
         out: list[_WorkChunk] = []
         quarantined: list[tuple[int, int, str]] = []
+        context = cursor.context
         for line in lines:
             if line.overlong:
                 quarantined.append((line.start, line.end - line.start, "line too long"))
@@ -376,38 +460,53 @@ class Importer:
             for message in result.messages:
                 for chunk in self._chunker.chunk(message):
                     out.append(_WorkChunk(chunk, context.rel_path, line.start))
-        return out, context, quarantined
+        end = lines[-1].end
+        # Identity hashes for the new offset (see tracking.py).
+        if cursor.head_len < min(end, HEAD_BYTES):
+            head = read_span(path, 0, min(end, HEAD_BYTES))
+            cursor.head_len, cursor.head_hash = len(head), digest(head)
+        tail = read_span(path, end - min(end, TAIL_BYTES), min(end, TAIL_BYTES))
+        cursor.tail_len, cursor.tail_hash = len(tail), digest(tail)
+        cursor.offset = end
+        cursor.context = context
+        return _Block(out, quarantined)
 
     # -- embed -------------------------------------------------------------
 
     async def _embed_stage(
-        self, recv: MemoryObjectReceiveStream[_WorkChunk | Mark], send: ObjectSendStream[_Batch]
+        self, recv: MemoryObjectReceiveStream[_Item], send: ObjectSendStream[_Batch]
     ) -> None:
         async with recv, send:
             window: list[_WorkChunk] = []
-            marks: list[Mark] = []
+            events: list[Mark | Control] = []
             async for item in recv:
-                if isinstance(item, Mark):
-                    marks.append(item)
-                else:
-                    window.append(item)
+                items = [item]
                 # Gather what is already queued, without waiting for more: a
                 # backfill fills whole windows, a live append goes at once.
-                while len(window) < _EMBED_WINDOW_CHUNKS:
+                while len(window) + len(items) < _EMBED_WINDOW_CHUNKS:
                     try:
-                        more = recv.receive_nowait()
+                        items.append(recv.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                    if isinstance(more, Mark):
-                        marks.append(more)
+                for it in items:
+                    if isinstance(it, _WorkChunk):
+                        window.append(it)
+                    elif isinstance(it, Mark):
+                        events.append(it)
                     else:
-                        window.append(more)
-                await send.send(await self._embed_window(window, marks))
-                window, marks = [], []
+                        # A control acts on points: everything before it is
+                        # stored first, then it goes alone.
+                        if window or events:
+                            await send.send(await self._embed_window(window, events))
+                            window, events = [], []
+                        await send.send(_Batch([], 0, [it]))
+                if window or events:
+                    await send.send(await self._embed_window(window, events))
+                    window, events = [], []
 
-    async def _embed_window(self, window: list[_WorkChunk], marks: list[Mark]) -> _Batch:
+    async def _embed_window(self, window: list[_WorkChunk], events: list[Mark | Control]) -> _Batch:
         if not window:
-            return _Batch([], 0, marks)
+            return _Batch([], 0, events)
         started = time.perf_counter()
         vectors = await anyio.to_thread.run_sync(
             self._embed_sorted, [w.chunk for w in window], limiter=self._model_thread
@@ -418,7 +517,7 @@ class Importer:
             to_point(source, w.chunk, w.rel_path, w.offset, v)
             for w, v in zip(window, vectors, strict=True)
         ]
-        return _Batch(points, sum(w.chunk.n_tokens for w in window), marks)
+        return _Batch(points, sum(w.chunk.n_tokens for w in window), events)
 
     def _embed_sorted(self, chunks: Sequence[Chunk]) -> list[list[float]]:
         """Embed in length-sorted batches of bounded padded size. Runs in the model thread."""
@@ -438,34 +537,59 @@ class Importer:
             async for batch in recv:
                 size = self.settings.upsert_batch_points
                 for i in range(0, len(batch.points), size):
-                    await anyio.to_thread.run_sync(
-                        self._sink.upsert, batch.points[i : i + size], limiter=self._store_thread
-                    )
-                # Acknowledged: now, and only now, the marks may advance.
+                    await self._in_store(self._sink.upsert, batch.points[i : i + size])
+                # Acknowledged: now, and only now, the events may advance.
                 self.stats.points += len(batch.points)
                 self.stats.chunks += len(batch.points)
                 self.stats.tokens_embedded += batch.tokens
                 self._state.totals.chunks += len(batch.points)
                 self._state.totals.tokens_embedded += batch.tokens
-                file_done = False
-                for mark in batch.marks:
-                    self._apply(mark)
-                    file_done = file_done or mark.file_done
-                if file_done or self._lines_since_save >= self.settings.checkpoint_every_lines:
+                save = False
+                for event in batch.events:
+                    if isinstance(event, Mark):
+                        self._apply(event)
+                        save = save or event.file_done
+                    else:
+                        await self._execute(event)
+                        save = True
+                if save or self._lines_since_save >= self.settings.checkpoint_every_lines:
                     await self._save_checkpoint()
                 if self._progress is not None:
                     self._progress.update(self.stats)
 
+    async def _in_store(self, fn: Callable[..., None], *args: Any) -> None:
+        await anyio.to_thread.run_sync(fn, *args, limiter=self._store_thread)
+
+    async def _execute(self, control: Control) -> None:
+        source = self.settings.source_name
+        files = self._state.files
+        if control.action == "reset":
+            await self._in_store(self._sink.delete_path, source, control.rel_path)
+            files.pop(control.rel_path, None)
+        elif control.action == "move":
+            assert control.new_path is not None
+            await self._in_store(self._sink.move_path, source, control.rel_path, control.new_path)
+            moved = files.pop(control.rel_path, None)
+            if moved is not None:
+                moved.context = {**moved.context, "rel_path": control.new_path}
+                files[control.new_path] = moved
+        else:
+            if control.delete_points:
+                await self._in_store(self._sink.delete_path, source, control.rel_path)
+            files.pop(control.rel_path, None)
+
     def _apply(self, mark: Mark) -> None:
         saved = self._state.files.get(mark.rel_path)
-        fresh = saved is None or (saved.device, saved.inode) != (mark.device, mark.inode)
-        if saved is None or fresh or mark.end < saved.offset:
+        if saved is None:
             saved = ckpt.FileState(offset=0, device=mark.device, inode=mark.inode, context={})
             self._state.files[mark.rel_path] = saved
-        self.stats.bytes_done += mark.end - saved.offset
+        self.stats.bytes_done += max(mark.end - saved.offset, 0)
         saved.offset = mark.end
+        saved.device, saved.inode = mark.device, mark.inode
         saved.size = max(mark.size, mark.end)
         saved.context = mark.context.to_json()
+        saved.head_len, saved.head_hash = mark.head_len, mark.head_hash
+        saved.tail_len, saved.tail_hash = mark.tail_len, mark.tail_hash
         saved.lines += mark.lines
         saved.chunks += mark.chunks
         self.stats.lines += mark.lines
@@ -479,7 +603,7 @@ class Importer:
             self.stats.files_imported += 1
 
     def _quarantine(self, rel_path: str, bad: list[tuple[int, int, str]]) -> None:
-        path = self.settings.state_dir / "quarantine.jsonl"
+        path = self.settings.quarantine_path
         for offset, length, reason in bad:
             logger.warning(
                 "quarantined %s at byte %d (%d bytes): %s", rel_path, offset, length, reason

@@ -53,6 +53,14 @@ class FileState:
     #: Lines and chunks imported from this file so far.
     lines: int = 0
     chunks: int = 0
+    #: Hash of the file's first ``head_len`` bytes: the file's identity
+    #: beyond device and inode (which the OS reuses).
+    head_len: int = 0
+    head_hash: str = ""
+    #: Hash of the ``tail_len`` bytes just before ``offset``: proof that the
+    #: content the offset counts is still there.
+    tail_len: int = 0
+    tail_hash: str = ""
 
 
 @dataclasses.dataclass(slots=True)

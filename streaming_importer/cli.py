@@ -22,10 +22,11 @@ from streaming_importer import __version__
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer, Stats
 from streaming_importer.config import Settings
+from streaming_importer.control import query_running
 from streaming_importer.errors import ConfigError, ExitCode, ImporterError, StoreLockedError
-from streaming_importer.search import project_filter, search_sessions
-from streaming_importer.sink import Sink, open_sink
-from streaming_importer.source import scan
+from streaming_importer.report import status_report
+from streaming_importer.search import hit_json, project_filter, search_sessions
+from streaming_importer.sink import Sink, check_identity, open_sink
 
 __all__ = ["main"]
 
@@ -52,6 +53,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ImporterError as e:
         logger.error("%s", e)
         return e.exit_code
+    except BrokenPipeError:
+        # The reader went away (``search ... | head``): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
     except Exception:
         logger.exception("unexpected error")
         return ExitCode.ERROR
@@ -103,7 +109,9 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
     try:
         with _progress(console, once) as progress:
             importer = Importer(settings, embedder, sink, state, progress=progress)
-            code = anyio.run(lambda: importer.run(once=once, handle_signals=True))
+            code = anyio.run(
+                lambda: importer.run(once=once, handle_signals=True, serve_control=True)
+            )
         points = sink.count()
     finally:
         sink.close()
@@ -194,7 +202,7 @@ def _setup_logging(level: str, *, quiet: bool) -> Any:
     root.handlers.clear()
     # search and status print results; their logs stay quiet unless asked.
     root.setLevel(logging.WARNING if quiet and level == "INFO" else level)
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "watchfiles"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if sys.stderr.isatty():
         from rich.console import Console
@@ -213,80 +221,76 @@ def _setup_logging(level: str, *, quiet: bool) -> Any:
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from streaming_importer.embed import load_embedder
-
     if args.limit < 1:
         raise ConfigError(f"--limit={args.limit} must be at least 1")
-    embedder = load_embedder(settings)
-    sink = open_sink(settings)
     try:
-        sink.open(embedder.identity, create=False)
-        hits = search_sessions(embedder, sink, args.query, args.limit, project_filter(args.project))
-    finally:
-        sink.close()
+        hits = _search_store(settings, args)
+    except StoreLockedError as locked:
+        params = {"q": args.query, "limit": str(args.limit), "project": args.project or ""}
+        hits = _ask_running_importer(settings, "/search", params, locked)
     if args.json:
-        out = [{"score": round(h.score, 4), "id": h.id, **h.payload} for h in hits]
-        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps(hits, option=orjson.OPT_INDENT_2) + b"\n")
         return ExitCode.OK
     if not hits:
         print("no hits")  # noqa: T201
-    for rank, hit in enumerate(hits, 1):
-        p = hit.payload
+    for rank, p in enumerate(hits, 1):
         when = (p.get("timestamp") or "")[:16].replace("T", " ")
         snippet = " ".join(str(p.get("text", "")).split())
         if len(snippet) > 240:
             snippet = snippet[:239] + "…"
         print(  # noqa: T201
-            f"{rank:>2}. {hit.score:.3f}  {when}  {p.get('project')}  "
+            f"{rank:>2}. {p['score']:.3f}  {when or '-':<16}  {p.get('project') or '-'}  "
             f"session {p.get('session_id')}  [{p.get('kind')}]\n    {snippet}"
         )
     return ExitCode.OK
 
 
+def _search_store(settings: Settings, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from streaming_importer.embed import load_embedder
+
+    sink = open_sink(settings)
+    try:
+        # Open the store before loading the model: if a running importer
+        # holds it, asking that importer is faster than loading a model.
+        sink.open(None, create=False)
+        embedder = load_embedder(settings)
+        check_identity(sink.stored_identity(), embedder.identity, "the collection")
+        hits = search_sessions(embedder, sink, args.query, args.limit, project_filter(args.project))
+    finally:
+        sink.close()
+    return [hit_json(h) for h in hits]
+
+
+def _ask_running_importer(
+    settings: Settings, path: str, params: dict[str, str], locked: StoreLockedError
+) -> Any:
+    try:
+        return query_running(settings.runtime_path, path, params)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    except OSError as e:
+        raise StoreLockedError(f"{locked}, and no running importer answers ({e})") from e
+
+
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    state = ckpt.load(settings.checkpoint_path)
-    files = scan(settings.conversations_dir) if settings.conversations_dir.is_dir() else []
-    done = pending = 0
-    for f in files:
-        saved = state.files.get(f.rel_path)
-        offset = saved.offset if saved and saved.inode == f.inode and saved.offset <= f.size else 0
-        done += offset
-        pending += f.size - offset
     sink: Sink = open_sink(settings)
-    points: int | None
-    note = ""
-    model: dict[str, Any] | None = None
     try:
         model = sink.stored_identity()
         sink.open(None, create=False)
         points = sink.count()
-    except StoreLockedError:
-        points, note = None, "the store is in use by a running importer"
+        data = status_report(settings, ckpt.load(settings.checkpoint_path), points, model)
+        data["running"] = False
+    except StoreLockedError as locked:
+        data = _ask_running_importer(settings, "/status", {}, locked)
     finally:
         sink.close()
-    data: dict[str, Any] = {
-        "conversations_dir": str(settings.conversations_dir),
-        "files": len(files),
-        "files_imported": sum(1 for f in files if f.rel_path in state.files),
-        "bytes_done": done,
-        "pending_bytes": pending,
-        "points": points,
-        "quarantined": state.totals.quarantined,
-        "lines": state.totals.lines,
-        "chunks": state.totals.chunks,
-        "tokens_embedded": state.totals.tokens_embedded,
-        "model": model,
-        "collection": settings.collection_name,
-        "store": settings.qdrant_url or str(settings.store_dir),
-        "last_import": state.last_import,
-    }
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
         return ExitCode.OK
     for key, value in data.items():
+        if key == "run":
+            continue
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"
         print(f"{key:>18}: {value}")  # noqa: T201
-    if note:
-        print(f"{'note':>18}: {note}")  # noqa: T201
     return ExitCode.OK

@@ -69,6 +69,15 @@ class Settings:
     read_block_bytes: int
     #: Seconds allowed for a graceful shutdown.
     shutdown_timeout_s: float
+    #: Seconds between two full scans while watching (catches missed events).
+    rescan_interval_s: float
+    #: Bytes read from one transcript before the others get their turn.
+    fair_slice_bytes: int
+    #: Remove the points of a transcript that was deleted from the folder.
+    delete_removed_files: bool
+    #: Loopback port on which a running importer answers search and status;
+    #: 0 picks a free one (written to ``state_dir/importer.json``).
+    control_port: int
     log_level: str
 
     @classmethod
@@ -96,6 +105,10 @@ class Settings:
             max_line_bytes=env.int("MAX_LINE_BYTES", 64 << 20, low=1024, high=1 << 34),
             read_block_bytes=env.int("READ_BLOCK_BYTES", 1 << 20, low=4096, high=1 << 30),
             shutdown_timeout_s=env.float("SHUTDOWN_TIMEOUT_S", 10.0, low=0.1, high=3600.0),
+            rescan_interval_s=env.float("RESCAN_INTERVAL_S", 30.0, low=0.5, high=86400.0),
+            fair_slice_bytes=env.int("FAIR_SLICE_BYTES", 4 << 20, low=4096, high=1 << 34),
+            delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", _parse_bool),
+            control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
             log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
@@ -113,6 +126,15 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return self.state_dir / "qdrant"
+
+    @property
+    def runtime_path(self) -> Path:
+        """Written by a running importer: its pid and control port."""
+        return self.state_dir / "importer.json"
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self.state_dir / "quarantine.jsonl"
 
     def log_summary(self, logger: logging.Logger) -> None:
         """Log the effective settings at INFO, with secrets masked."""
@@ -188,6 +210,15 @@ def _parse_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError("expected http://host:port or https://host:port")
     return value.rstrip("/")
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _parse_log_level(value: str) -> str:

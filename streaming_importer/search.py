@@ -8,12 +8,19 @@ with near-identical chunks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from streaming_importer.embed import Embedder
 from streaming_importer.sink import Hit, Sink
 
-__all__ = ["OVERSAMPLE", "project_filter", "search_sessions"]
+__all__ = [
+    "best_per_session",
+    "candidates",
+    "hit_json",
+    "project_filter",
+    "search_sessions",
+]
 
 #: Chunks fetched per session asked for (at least 50).
 OVERSAMPLE = 10
@@ -28,12 +35,13 @@ def project_filter(project: str | None) -> dict[str, str]:
     return {"project_name": project.strip("/")}
 
 
-def search_sessions(
-    embedder: Embedder, sink: Sink, query: str, limit: int, match: Mapping[str, str]
-) -> list[Hit]:
-    """The best chunk of each of the ``limit`` best-matching sessions, best first."""
-    vector = embedder.embed([query])[0]
-    hits = sink.search(vector, max(limit * OVERSAMPLE, 50), match)
+def candidates(limit: int) -> int:
+    """How many chunks to fetch for ``limit`` sessions."""
+    return max(limit * OVERSAMPLE, 50)
+
+
+def best_per_session(hits: Iterable[Hit], limit: int) -> list[Hit]:
+    """The first (best) hit of each session, for at most ``limit`` sessions."""
     best: dict[str, Hit] = {}
     for hit in hits:  # sorted by score, best first
         session = str(hit.payload.get("session_id"))
@@ -42,3 +50,16 @@ def search_sessions(
             if len(best) == limit:
                 break
     return list(best.values())
+
+
+def search_sessions(
+    embedder: Embedder, sink: Sink, query: str, limit: int, match: Mapping[str, str]
+) -> list[Hit]:
+    """The best chunk of each of the ``limit`` best-matching sessions, best first."""
+    vector = embedder.embed([query])[0]
+    return best_per_session(sink.search(vector, candidates(limit), match), limit)
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """A hit as the JSON object ``search --json`` prints."""
+    return {"score": round(hit.score, 4), "id": hit.id, **hit.payload}

@@ -8,11 +8,17 @@ root-level ``agent-*.jsonl`` (Claude Code 2.0.x) and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 from pathlib import Path
 
-__all__ = ["SourceFile", "scan"]
+__all__ = ["HEAD_BYTES", "TAIL_BYTES", "SourceFile", "digest", "read_span", "scan"]
+
+#: Bytes at the start of a file whose hash identifies it (fewer while it is shorter).
+HEAD_BYTES = 4096
+#: Bytes just before a saved offset whose hash proves the offset still holds.
+TAIL_BYTES = 1024
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +73,17 @@ def scan(root: Path) -> list[SourceFile]:
                 logger.debug("cannot stat %s: %s", entry.path, e)
     found.sort(key=lambda f: f.rel_path)
     return found
+
+
+def digest(data: bytes) -> str:
+    """A short content hash (hex) for identity checks."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def read_span(path: Path, start: int, length: int) -> bytes:
+    """Up to ``length`` bytes of ``path`` from ``start``. Raises OSError."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, start)
+    finally:
+        os.close(fd)

@@ -71,6 +71,7 @@ from streaming_importer import checkpoint as ckpt
 from tests.test_checkpoint import sample
 path = sys.argv[1]
 big, small = sample(4000), sample(10)
+ckpt.save(__import__("pathlib").Path(path), small)
 print("ready", flush=True)
 while True:
     ckpt.save(__import__("pathlib").Path(path), big)

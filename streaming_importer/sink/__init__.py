@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Payload fields with a keyword index (exact-match filters).
-KEYWORD_FIELDS = ("source", "project", "project_name", "session_id", "kind")
+KEYWORD_FIELDS = ("source", "project", "project_name", "session_id", "kind", "path")
 #: Payload fields with a datetime index (range filters).
 DATETIME_FIELDS = ("timestamp",)
 
@@ -88,6 +88,14 @@ class Sink(Protocol):
 
     def count(self) -> int:
         """Points in the collection (0 if it does not exist)."""
+        ...
+
+    def delete_path(self, source: str, path: str) -> None:
+        """Delete the points of one transcript (payload ``source`` and ``path``)."""
+        ...
+
+    def move_path(self, source: str, old: str, new: str) -> None:
+        """Point the payload ``path`` of one transcript's points at its new place."""
         ...
 
     def close(self) -> None: ...

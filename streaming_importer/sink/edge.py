@@ -3,12 +3,18 @@
 One collection is one shard folder, ``<store_dir>/<collection>``; the model
 identity it was built with is kept beside it in ``<collection>.json``
 (written once, atomically, when the shard is created). Updates go through the
-shard's write-ahead log, so an acknowledged upsert survives a SIGKILL; a
-second process cannot open a shard that one holds.
+shard's write-ahead log, so an acknowledged upsert survives a SIGKILL.
+
+Only one holder at a time: qdrant-edge-py 0.9.0 locks the shard's WAL, but a
+second process that merely *tries* to load a held shard damages the holder's
+payload index files (its next flush fails: "Tracker journal ... is shorter
+than expected"; reproduced here). So every opener first takes an exclusive
+``flock`` on ``<collection>.lock`` and never calls into the engine without it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -34,6 +40,8 @@ class EdgeSink:
     def __init__(self, store_dir: Path, collection: str) -> None:
         self._path = store_dir / collection
         self._meta_path = store_dir / f"{collection}.json"
+        self._lock_path = store_dir / f"{collection}.lock"
+        self._lock_fd: int | None = None
         self._shard: Any = None
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
@@ -42,19 +50,34 @@ class EdgeSink:
         exists = (self._path / "edge_config.json").is_file()
         if not exists and (identity is None or not create):
             return
+        self._lock()
         try:
             if identity is None or exists:
                 self._shard = qe.EdgeShard.load(str(self._path))
             else:
                 self._shard = self._create(identity)
         except Exception as e:  # the engine raises a bare Exception
-            if "WouldBlock" in str(e):
-                raise StoreLockedError(
-                    f"the embedded store {self._path} is in use by another process"
-                ) from e
+            self._unlock()
             raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
         if stored is None and identity is not None:
             self._write_meta(identity)
+
+    def _lock(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise StoreLockedError(
+                f"the embedded store {self._path} is in use by another process"
+            ) from e
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     def _create(self, identity: ModelIdentity) -> Any:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +141,28 @@ class EdgeSink:
             return 0
         return int(self._shard.count(qe.CountRequest(exact=True)))
 
+    def delete_path(self, source: str, path: str) -> None:
+        self._shard.update(qe.UpdateOperation.delete_points_by_filter(_path_filter(source, path)))
+
+    def move_path(self, source: str, old: str, new: str) -> None:
+        self._shard.update(
+            qe.UpdateOperation.set_payload_by_filter(_path_filter(source, old), {"path": new})
+        )
+
     def close(self) -> None:
-        if self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
-            self._shard = None
+        try:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+        finally:
+            self._unlock()
+
+
+def _path_filter(source: str, path: str) -> Any:
+    return qe.Filter(
+        must=[
+            qe.FieldCondition("source", match=qe.MatchValue(source)),
+            qe.FieldCondition("path", match=qe.MatchValue(path)),
+        ]
+    )

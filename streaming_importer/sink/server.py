@@ -121,5 +121,26 @@ class ServerSink:
             return 0
         return int(self._client.count(self._collection, exact=True).count)
 
+    def delete_path(self, source: str, path: str) -> None:
+        self._client.delete(
+            self._collection,
+            points_selector=models.FilterSelector(filter=_path_filter(source, path)),
+            wait=True,
+        )
+
+    def move_path(self, source: str, old: str, new: str) -> None:
+        self._client.set_payload(
+            self._collection, payload={"path": new}, points=_path_filter(source, old), wait=True
+        )
+
     def close(self) -> None:
         self._client.close()
+
+
+def _path_filter(source: str, path: str) -> models.Filter:
+    return models.Filter(
+        must=[
+            models.FieldCondition(key="source", match=models.MatchValue(value=source)),
+            models.FieldCondition(key="path", match=models.MatchValue(value=path)),
+        ]
+    )

@@ -1,0 +1,41 @@
+"""The ``status`` report, one definition for the CLI and the running importer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming_importer.checkpoint import Checkpoint
+from streaming_importer.config import Settings
+from streaming_importer.source import scan
+
+__all__ = ["status_report"]
+
+
+def status_report(
+    settings: Settings, state: Checkpoint, points: int | None, model: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What is imported and what is pending. Scans the folder (blocking I/O)."""
+    files = scan(settings.conversations_dir) if settings.conversations_dir.is_dir() else []
+    done = pending = 0
+    for f in files:
+        saved = state.files.get(f.rel_path)
+        fits = saved is not None and saved.inode == f.inode and saved.offset <= f.size
+        offset = saved.offset if saved is not None and fits else 0
+        done += offset
+        pending += f.size - offset
+    return {
+        "conversations_dir": str(settings.conversations_dir),
+        "files": len(files),
+        "files_imported": sum(1 for f in files if f.rel_path in state.files),
+        "bytes_done": done,
+        "pending_bytes": pending,
+        "points": points,
+        "quarantined": state.totals.quarantined,
+        "lines": state.totals.lines,
+        "chunks": state.totals.chunks,
+        "tokens_embedded": state.totals.tokens_embedded,
+        "model": model,
+        "collection": settings.collection_name,
+        "store": settings.qdrant_url or str(settings.store_dir),
+        "last_import": state.last_import,
+    }
