@@ -340,6 +340,7 @@ class Importer:
         round scans again, so appends to other files wait one slice at most.
         """
         first = True
+        failed: set[str] = set()  # unreadable now: tried again on the next pass
         while not self._stop.is_set():
             files = await anyio.to_thread.run_sync(scan, self.settings.conversations_dir)
             work = await anyio.to_thread.run_sync(
@@ -353,15 +354,17 @@ class Importer:
                 self._warn_unreadable(rel, error)
             for change in work.controls:
                 await send.send(change)
-            if not work.to_read:
+            to_read = [f for f in work.to_read if f.rel_path not in failed]
+            if not to_read:
                 return
-            for f in work.to_read:
+            for f in to_read:
                 cursor = self._cursors.get(f.rel_path)
                 self.stats.bytes_total += f.size - (cursor.offset if cursor else 0)
-            for f in work.to_read:
+            for f in to_read:
                 if self._stop.is_set():
                     return
-                await self._read_slice(send, f)
+                if not await self._read_slice(send, f):
+                    failed.add(f.rel_path)
 
     def _warn_unreadable(self, rel_path: str, error: OSError) -> None:
         # Logged once; later scans try again, quietly, until it is readable.
@@ -369,8 +372,11 @@ class Importer:
             logger.warning("cannot read %s: %s (trying again on later scans)", rel_path, error)
             self._unreadable.add(rel_path)
 
-    async def _read_slice(self, send: ObjectSendStream[_Item], f: SourceFile) -> None:
-        """Read up to ``FAIR_SLICE_BYTES`` of complete lines from the cursor on."""
+    async def _read_slice(self, send: ObjectSendStream[_Item], f: SourceFile) -> bool:
+        """Read up to ``FAIR_SLICE_BYTES`` of complete lines from the cursor on.
+
+        Returns False if the file could not be read.
+        """
         cursor = self._cursors.get(f.rel_path)
         new = cursor is None
         if cursor is None:
@@ -417,10 +423,10 @@ class Importer:
             # Vanished since the scan, or unreadable: later scans try again.
             self._warn_unreadable(f.rel_path, e)
             self.stats.files_failed += 1
-            return
+            return False
         self._unreadable.discard(f.rel_path)
         if not at_end:
-            return
+            return True
         cursor.eof_size = f.size
         if new:  # a new file with no complete line yet (empty, say): recorded all the same
             self._cursors[f.rel_path] = cursor
@@ -442,6 +448,7 @@ class Importer:
                 file_done=True,
             )
         )
+        return True
 
     def _parse_block(self, path: Path, lines: Sequence[Line], cursor: Cursor) -> _Block:
         """Parse and chunk one block; advance ``cursor``. Runs in the parse thread."""

@@ -7,11 +7,15 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streaming_importer.config import Settings
 from streaming_importer.embed import FastEmbedEmbedder, load_embedder
+from streaming_importer.sink import Sink
+from streaming_importer.sink.edge import EdgeSink
+from streaming_importer.sink.server import ServerSink
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
@@ -39,6 +43,46 @@ def run_cli(
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def all_points(sink: Sink) -> dict[str, dict[str, Any]]:
+    """Every point id with its payload (scrolled through the engine)."""
+    if isinstance(sink, EdgeSink):
+        import qdrant_edge as qe
+
+        shard = sink._shard  # a look inside a seam we own, for tests only
+        out: dict[str, dict[str, Any]] = {}
+        if shard is None:
+            return out
+        offset = None
+        while True:
+            records, offset = shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=1000, with_payload=True)
+            )
+            out.update({str(r.id): dict(r.payload or {}) for r in records})
+            if offset is None:
+                return out
+    assert isinstance(sink, ServerSink)
+    client = sink._client
+    out = {}
+    next_page = None
+    while True:
+        records, next_page = client.scroll(
+            "conversations", limit=1000, offset=next_page, with_payload=True
+        )
+        out.update({str(r.id): dict(r.payload or {}) for r in records})
+        if next_page is None:
+            return out
+
+
+def stored_points(state: Path) -> dict[str, dict[str, Any]]:
+    """Every point id and payload in the embedded store of a state folder."""
+    sink = EdgeSink(state / "qdrant", "conversations")
+    sink.open(None, create=False)
+    try:
+        return all_points(sink)
+    finally:
+        sink.close()
 
 
 @pytest.fixture(scope="session")

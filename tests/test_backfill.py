@@ -21,35 +21,7 @@ from streaming_importer.sink import Hit, Point, Sink
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
-from .conftest import run_cli, settings_for
-
-
-def all_points(sink: Sink) -> dict[str, dict[str, Any]]:
-    """Every point id with its payload (scrolled through the engine)."""
-    if isinstance(sink, EdgeSink):
-        import qdrant_edge as qe
-
-        shard = sink._shard
-        out: dict[str, dict[str, Any]] = {}
-        offset = None
-        while True:
-            records, offset = shard.scroll(
-                qe.ScrollRequest(offset=offset, limit=1000, with_payload=True)
-            )
-            out.update({str(r.id): dict(r.payload or {}) for r in records})
-            if offset is None:
-                return out
-    assert isinstance(sink, ServerSink)
-    client = sink._client
-    out = {}
-    next_page = None
-    while True:
-        records, next_page = client.scroll(
-            "conversations", limit=1000, offset=next_page, with_payload=True
-        )
-        out.update({str(r.id): dict(r.payload or {}) for r in records})
-        if next_page is None:
-            return out
+from .conftest import all_points, run_cli, settings_for
 
 
 async def import_once(
