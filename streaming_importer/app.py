@@ -27,6 +27,7 @@ import datetime
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -170,8 +171,10 @@ class Importer:
         state: ckpt.Checkpoint,
         *,
         progress: Progress | None = None,
+        early_stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
+        self._early_stop = early_stop
         self.stats = Stats()
         self._embedder = embedder
         self._sink = sink
@@ -254,6 +257,9 @@ class Importer:
     async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
         async with anyio.create_task_group() as tg:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                if self._early_stop is not None and self._early_stop.is_set():
+                    self.request_stop()  # a signal came during start-up
+                    tg.start_soon(self._deadline_then_cancel, pipeline)
                 async for signum in signals:
                     name = signal.Signals(signum).name
                     if self._stop.is_set():

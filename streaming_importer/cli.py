@@ -7,12 +7,16 @@ settings, runs the app and maps the outcome to an exit code.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,7 +27,13 @@ from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer, Stats
 from streaming_importer.config import Settings
 from streaming_importer.control import query_running
-from streaming_importer.errors import ConfigError, ExitCode, ImporterError, StoreLockedError
+from streaming_importer.errors import (
+    ConfigError,
+    ExitCode,
+    ImporterError,
+    StartupError,
+    StoreLockedError,
+)
 from streaming_importer.report import status_report
 from streaming_importer.search import hit_json, project_filter, search_sessions
 from streaming_importer.sink import Sink, check_identity, open_sink
@@ -97,24 +107,27 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
         )
     settings.log_summary(logging.getLogger("streaming_importer.config"))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    state = ckpt.load(settings.checkpoint_path)
-    ckpt.remove_stale_temporaries(settings.checkpoint_path)
-    started = time.monotonic()
-    from streaming_importer.embed import load_embedder
+    with _state_lock(settings.state_dir), _early_signals() as early_stop:
+        state = ckpt.load(settings.checkpoint_path)
+        ckpt.remove_stale_temporaries(settings.checkpoint_path)
+        started = time.monotonic()
+        from streaming_importer.embed import load_embedder
 
-    embedder = load_embedder(settings)
-    sink = open_sink(settings)
-    sink.open(embedder.identity)
-    logger.info("ready in %.1f s", time.monotonic() - started)
-    try:
-        with _progress(console, once) as progress:
-            importer = Importer(settings, embedder, sink, state, progress=progress)
-            code = anyio.run(
-                lambda: importer.run(once=once, handle_signals=True, serve_control=True)
-            )
-        points = sink.count()
-    finally:
-        sink.close()
+        embedder = load_embedder(settings)
+        sink = open_sink(settings)
+        sink.open(embedder.identity)
+        logger.info("ready in %.1f s", time.monotonic() - started)
+        try:
+            with _progress(console, once) as progress:
+                importer = Importer(
+                    settings, embedder, sink, state, progress=progress, early_stop=early_stop
+                )
+                code = anyio.run(
+                    lambda: importer.run(once=once, handle_signals=True, serve_control=True)
+                )
+            points = sink.count()
+        finally:
+            sink.close()
     stats = importer.stats
     logger.info(
         "summary: %d files imported, %d unchanged, %d failed; %d lines, %d chunks, "
@@ -132,6 +145,43 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
         points,
     )
     return code
+
+
+@contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    """One importer per state folder: an exclusive flock held for its lifetime."""
+    fd = os.open(state_dir / "importer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise StartupError(
+                f"another importer is running with STATE_DIR={str(state_dir)!r}"
+            ) from e
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _early_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM during start-up: remembered, and the run stops at once.
+
+    The running importer installs its own handlers; these cover the seconds
+    before (loading the model), so a stop then is a clean exit, not a kill.
+    """
+    stop = threading.Event()
+
+    def remember(signum: int, _frame: Any) -> None:
+        logger.info("%s during start-up: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _LogProgress:
