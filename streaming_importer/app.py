@@ -468,8 +468,8 @@ class Importer:
             result = parse_line(line.data, context, self._limits)
             context = result.context
             if result.error is not None:
+                # Recorded; a torn line still yields the record salvaged from it.
                 quarantined.append((line.start, line.end - line.start, result.error))
-                continue
             for message in result.messages:
                 for chunk in self._chunker.chunk(message):
                     out.append(_WorkChunk(chunk, context.rel_path, line.start))

@@ -67,6 +67,10 @@ _NOISE_TEXTS = frozenset(
     {"[Request interrupted by user]", "[Request interrupted by user for tool use]"}
 )
 _IMAGE_MARKER = "[image]"
+#: Places tried when looking for a whole record at the end of a torn line.
+_SALVAGE_TRIES = 64
+#: Longer damaged lines are quarantined without a salvage attempt (bytes).
+_SALVAGE_MAX_BYTES = 4 << 20
 _SYSTEM_REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 # Inline base64 images (data URIs) and long unbroken base64 runs are not text
 # anybody searches for, and they would cost hundreds of model tokens each.
@@ -170,6 +174,12 @@ def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseR
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
+        salvaged = _salvage_torn(line) if len(line) <= _SALVAGE_MAX_BYTES else None
+        if salvaged is not None:
+            # A record glued onto an unterminated line: keep the record, report
+            # the damaged prefix.
+            result = _parse_record(salvaged[1], line[salvaged[0] :], context, limits)
+            return dataclasses.replace(result, error="torn line")
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
@@ -182,6 +192,29 @@ def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseR
     except RecursionError:
         # Pathologically deep nesting inside a message's content.
         return ParseResult((), context, "nested too deeply")
+
+
+def _salvage_torn(line: bytes) -> tuple[int, dict[str, Any]] | None:
+    """Find a whole JSON object at the end of a damaged line.
+
+    A writer that died mid-line leaves a fragment; the next record is then
+    appended onto it. Tries the last few places where an object could start.
+    """
+    starts: list[int] = []
+    pos = len(line)
+    while len(starts) < _SALVAGE_TRIES:
+        pos = line.rfind(b'{"', 1, pos)
+        if pos <= 0:
+            break
+        starts.append(pos)
+    for start in reversed(starts):  # the longest candidate first
+        try:
+            record = orjson.loads(line[start:])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "type" in record:
+            return start, record
+    return None
 
 
 def _parse_record(

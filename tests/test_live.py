@@ -375,3 +375,29 @@ def test_second_sigint_exits_at_once(corpus: Path, tmp_path: Path) -> None:
     assert code == 128 + signal.SIGINT, err[-2000:]
     assert time.monotonic() - started < 5
     assert "second SIGINT: exiting now" in err
+
+
+async def test_torn_append_loses_only_the_damaged_fragment(
+    demo_copy: Path, tmp_path: Path, embedder: FastEmbedEmbedder
+) -> None:
+    path = demo_copy / MIGRATION
+    full = lines_of(path)
+    # The writer died in the middle of record 3; the next records were appended
+    # after the fragment.
+    path.write_bytes(b"".join(full[:3]) + full[3][:40] + b"".join(full[4:]))
+    state = tmp_path / "state"
+    importer = await run_once(demo_copy, state, embedder)
+    assert importer.stats.quarantined == 1
+    (bad,) = [json.loads(x) for x in (state / "quarantine.jsonl").read_bytes().splitlines()]
+    assert (bad["path"], bad["offset"], bad["reason"]) == (
+        MIGRATION,
+        sum(map(len, full[:3])),
+        "torn line",
+    )
+    points = stored_points(state)
+    expected = {json.loads(x)["uuid"] for x in full[4:] if b'"uuid"' in x}
+    stored = {p["message_uuid"] for p in points.values() if p["path"] == MIGRATION}
+    lost = json.loads(full[3])["uuid"]
+    assert lost not in stored
+    assert expected - stored <= {json.loads(x)["uuid"] for x in full[4:] if b'"isMeta": true' in x}
+    assert {json.loads(full[4])["uuid"]} <= stored  # the record glued onto the fragment

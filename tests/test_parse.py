@@ -263,3 +263,15 @@ def test_peer_fixtures_never_raise() -> None:
         _, errs, _ = parse_file(path, path.name)
         errors += errs
     assert "not a JSON object" in errors  # the fixtures include bare strings and arrays
+
+
+def test_a_record_glued_onto_a_torn_line_is_salvaged(corpus: Path) -> None:
+    path = corpus / "-Users-user-project" / "b3edadab-bca0-4054-9b41-f7ffa6941260.jsonl"
+    lines = path.read_bytes().splitlines()
+    ctx = file_context_for("p/s.jsonl")
+    whole = [parse_line(x, ctx, LIMITS) for x in lines]
+    for i in range(1, len(lines)):
+        torn = lines[i - 1][: len(lines[i - 1]) // 2] + lines[i]  # writer died mid-line
+        result = parse_line(torn, ctx, LIMITS)
+        assert result.error == "torn line"
+        assert [m.text for m in result.messages] == [m.text for m in whole[i].messages]
