@@ -1,12 +1,14 @@
-"""Backfill of the shared corpus, end to end, for one or more chunk sizes.
+"""Backfill of the shared corpus, end to end, for one or more settings.
 
-For each ``CHUNK_MAX_TOKENS`` value: runs ``python -m streaming_importer --once``
-over ``../shared/corpus/claude-projects`` into an empty state folder, samples
-the child's memory, then asks the store for the session of one distinctive
-sentence per transcript (``benchmarks.corpus_questions``) and prints a table.
+For each variant (environment variables on top of the defaults): runs
+``python -m streaming_importer --once`` over ``../shared/corpus/claude-projects``
+into an empty state folder, samples the child's memory, then asks the store
+for the session of one distinctive sentence per transcript
+(``benchmarks.corpus_questions``) and prints a table.
 
-    python benchmarks/backfill.py                 # 128 and 256 tokens
-    python benchmarks/backfill.py --chunk-tokens 96 128 192 256
+    python benchmarks/backfill.py                 # CHUNK_MAX_TOKENS 96, 128, 256
+    python benchmarks/backfill.py --variant EMBED_CPU_ARENA=true --variant EMBED_CPU_ARENA=false
+    python benchmarks/backfill.py --variant EMBED_BATCH_TOKENS=512 --variant EMBED_BATCH_TOKENS=2048
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 _SUMMARY = re.compile(r"(\d+) lines, (\d+) chunks, (\d+) tokens embedded in ([\d.]+) s")
 
 
-def run_import(corpus: Path, state: Path, chunk_tokens: int) -> dict[str, float]:
+def run_import(corpus: Path, state: Path, variant: dict[str, str]) -> dict[str, float]:
     env = {
         **os.environ,
         "CONVERSATIONS_DIR": str(corpus),
         "STATE_DIR": str(state),
-        "CHUNK_MAX_TOKENS": str(chunk_tokens),
-        "CHUNK_OVERLAP_TOKENS": str(max(chunk_tokens // 8, 0)),
+        "CONTROL_PORT": "0",
+        **variant,
     }
     started = time.monotonic()
     with subprocess.Popen(
@@ -86,8 +88,10 @@ def _anon_mb(pid: int) -> float:
     return 0.0
 
 
-def recall(corpus: Path, state: Path) -> tuple[float, float, int]:
-    settings = Settings.from_env({"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)})
+def recall(corpus: Path, state: Path, variant: dict[str, str]) -> tuple[float, float, int]:
+    settings = Settings.from_env(
+        {"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state), **variant}
+    )
     embedder = load_embedder(settings)
     sink = EdgeSink(settings.store_dir, settings.collection_name)
     sink.open(embedder.identity, create=False)
@@ -105,28 +109,50 @@ def recall(corpus: Path, state: Path) -> tuple[float, float, int]:
     return at1 / len(cases), at5 / len(cases), len(cases)
 
 
+def parse_variant(text: str) -> dict[str, str]:
+    variant = {}
+    for part in text.split():
+        key, _, value = part.partition("=")
+        variant[key] = value
+    return variant
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunk-tokens", type=int, nargs="+", default=[128, 256])
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help="KEY=VALUE [KEY=VALUE ...] on top of the defaults; repeat for several",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
+    variants = (
+        [parse_variant(v) for v in args.variant]
+        if args.variant
+        else [
+            {"CHUNK_MAX_TOKENS": "96", "CHUNK_OVERLAP_TOKENS": "12"},
+            {"CHUNK_MAX_TOKENS": "128", "CHUNK_OVERLAP_TOKENS": "16"},
+            {"CHUNK_MAX_TOKENS": "256", "CHUNK_OVERLAP_TOKENS": "32"},
+        ]
+    )
     size_mb = sum(f.stat().st_size for f in args.corpus.rglob("*.jsonl")) / 1e6
     print(f"corpus: {args.corpus} ({size_mb:.1f} MB)")
     header = (
-        f"{'chunk tokens':>12} {'wall s':>7} {'chunks':>7} {'tokens':>8} {'tokens/s':>9} "
+        f"{'variant':<44} {'wall s':>7} {'chunks':>7} {'tokens':>8} {'tokens/s':>9} "
         f"{'peak rss MB':>11} {'peak anon MB':>12} {'session@1':>9} {'session@5':>9}"
     )
     rows = []
-    for size in args.chunk_tokens:
+    for variant in variants:
+        name = " ".join(f"{k}={v}" for k, v in variant.items()) or "defaults"
         with tempfile.TemporaryDirectory(prefix="bench-state-") as tmp:
-            r = run_import(args.corpus, Path(tmp), size)
-            at1, at5, n = recall(args.corpus, Path(tmp))
+            r = run_import(args.corpus, Path(tmp), variant)
+            at1, at5, n = recall(args.corpus, Path(tmp), variant)
         rows.append(
-            f"{size:>12} {r['wall_s']:>7.1f} {r['chunks']:>7} {r['tokens']:>8} "
+            f"{name:<44} {r['wall_s']:>7.1f} {r['chunks']:>7} {r['tokens']:>8} "
             f"{r['tokens_per_s']:>9.0f} {r['peak_rss_mb']:>11.0f} {r['peak_anon_mb']:>12.0f} "
             f"{at1:>9.2f} {at5:>9.2f}"
         )
-        print(rows[-1].strip(), f"({n} questions)", flush=True)
+        print(rows[-1], f"({n} questions)", flush=True)
     print()
     print(header)
     print("\n".join(rows))

@@ -1,3 +1,3 @@
-from streaming_importer.cli import main
+from streaming_importer.cli import run
 
-raise SystemExit(main())
+run()

@@ -115,6 +115,42 @@ class _Batch:
 
 
 @dataclasses.dataclass(slots=True)
+class _FileWatch:
+    """Memory and time of one file's import, for its log line (MiB, seconds)."""
+
+    start_rss: float
+    start_anon: float
+    started: float
+    peak_rss: float
+    peak_anon: float
+    chunks: int = 0
+    tokens: int = 0
+
+    @classmethod
+    def start(cls) -> _FileWatch:
+        mem = memory.sample()
+        return cls(mem.rss_mb, mem.anon_mb, time.monotonic(), mem.rss_mb, mem.anon_mb)
+
+    def log(self, rel_path: str) -> None:
+        mem = memory.sample()
+        logger.info(
+            "file %s: START rss %.0f MiB, FINISH rss %.0f MiB, delta %+.0f MiB, peak %.0f MiB; "
+            "anon START %.0f, FINISH %.0f, peak %.0f MiB; %d chunks, %d tokens, %.2f s",
+            rel_path,
+            self.start_rss,
+            mem.rss_mb,
+            mem.rss_mb - self.start_rss,
+            max(self.peak_rss, mem.rss_mb),
+            self.start_anon,
+            mem.anon_mb,
+            max(self.peak_anon, mem.anon_mb),
+            self.chunks,
+            self.tokens,
+            time.monotonic() - self.started,
+        )
+
+
+@dataclasses.dataclass(slots=True)
 class Stats:
     """Counters of one run; logged at the end and by the progress reporter."""
 
@@ -201,6 +237,11 @@ class Importer:
         # The intake's own view of each file; the checkpoint (``state``)
         # trails it by whatever is still in flight.
         self._cursors = {rel: Cursor.from_state(fs) for rel, fs in state.files.items()}
+        # Per file in flight: memory and time when its reading started, and
+        # the peak seen since (for the one log line per file).
+        self._file_watch: dict[str, _FileWatch] = {}
+        #: (rss, anon) in MiB when the memory ceiling was crossed.
+        self._over_ceiling: tuple[float, float] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -244,6 +285,7 @@ class Importer:
                         self.settings.runtime_path,
                         self._answer,
                     )
+                outer.start_soon(self._summary_loop)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._intake, items_send, once)
                     tg.start_soon(self._embed_stage, items_recv, batch_send)
@@ -252,7 +294,26 @@ class Importer:
         # Whatever was cancelled, the marks applied so far were acknowledged.
         await self._save_checkpoint()
         self._report()
+        if self._over_ceiling is not None:
+            rss, anon = self._over_ceiling
+            logger.warning(
+                "exiting at the memory ceiling: anonymous memory %.0f MiB (rss %.0f MiB) was over "
+                "OPERATIONAL_MEMORY_MB=%d; everything in flight was stored and checkpointed, "
+                "so running again continues where this run stopped",
+                anon,
+                rss,
+                self.settings.operational_memory_mb,
+            )
+            return ExitCode.MEMORY_CEILING
         return ExitCode.OK
+
+    async def _summary_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.summary_interval_s)
+            mem = memory.sample()
+            logger.info(
+                "summary: %s; rss %.0f MiB, anon %.0f MiB", self.stats, mem.rss_mb, mem.anon_mb
+            )
 
     async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
         async with anyio.create_task_group() as tg:
@@ -390,6 +451,8 @@ class Importer:
         start = cursor.offset
         budget = self.settings.fair_slice_bytes
         at_end = True
+        if f.rel_path not in self._file_watch:
+            self._file_watch[f.rel_path] = _FileWatch.start()
         try:
             async for lines in read_line_blocks(
                 f.path,
@@ -493,6 +556,11 @@ class Importer:
             window: list[_WorkChunk] = []
             events: list[Mark | Control] = []
             async for item in recv:
+                if self._stop.is_set():
+                    # Stopping: what is queued but not yet embedded is dropped.
+                    # Its lines are after the last applied mark, so the next
+                    # run reads them again from the checkpoint.
+                    continue
                 items = [item]
                 # Gather what is already queued, without waiting for more: a
                 # backfill fills whole windows, a live append goes at once.
@@ -552,6 +620,11 @@ class Importer:
                 for i in range(0, len(batch.points), size):
                     await self._in_store(self._sink.upsert, batch.points[i : i + size])
                 # Acknowledged: now, and only now, the events may advance.
+                for point in batch.points:
+                    watch = self._file_watch.get(point.payload["path"])
+                    if watch is not None:
+                        watch.chunks += 1
+                        watch.tokens += point.payload["tokens"]
                 self.stats.points += len(batch.points)
                 self.stats.chunks += len(batch.points)
                 self.stats.tokens_embedded += batch.tokens
@@ -567,8 +640,26 @@ class Importer:
                         save = True
                 if save or self._lines_since_save >= self.settings.checkpoint_every_lines:
                     await self._save_checkpoint()
+                self._check_memory()
                 if self._progress is not None:
                     self._progress.update(self.stats)
+
+    def _check_memory(self) -> None:
+        """A safe point between batches: track peaks, and stop at the ceiling."""
+        mem = memory.sample()
+        for watch in self._file_watch.values():
+            watch.peak_rss = max(watch.peak_rss, mem.rss_mb)
+            watch.peak_anon = max(watch.peak_anon, mem.anon_mb)
+        ceiling = self.settings.operational_memory_mb
+        if ceiling and mem.anon_mb > ceiling and self._over_ceiling is None:
+            self._over_ceiling = (mem.rss_mb, mem.anon_mb)
+            logger.warning(
+                "anonymous memory %.0f MiB is over OPERATIONAL_MEMORY_MB=%d: finishing what is "
+                "in flight, then exiting",
+                mem.anon_mb,
+                ceiling,
+            )
+            self.request_stop()
 
     async def _in_store(self, fn: Callable[..., None], *args: Any) -> None:
         await anyio.to_thread.run_sync(fn, *args, limiter=self._store_thread)
@@ -614,6 +705,10 @@ class Importer:
             self._quarantine(mark.rel_path, mark.quarantined)
         if mark.file_done:
             self.stats.files_imported += 1
+            memory.trim()
+            watch = self._file_watch.pop(mark.rel_path, None)
+            if watch is not None:
+                watch.log(mark.rel_path)
 
     def _quarantine(self, rel_path: str, bad: list[tuple[int, int, str]]) -> None:
         path = self.settings.quarantine_path

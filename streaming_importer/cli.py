@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import orjson
 
-from streaming_importer import __version__
+from streaming_importer import __version__, memory
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer, Stats
 from streaming_importer.config import Settings
@@ -114,6 +114,7 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
         from streaming_importer.embed import load_embedder
 
         embedder = load_embedder(settings)
+        _check_baseline(settings)
         sink = open_sink(settings)
         sink.open(embedder.identity)
         logger.info("ready in %.1f s", time.monotonic() - started)
@@ -144,7 +145,44 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
         stats.quarantined,
         points,
     )
+    if code == ExitCode.MEMORY_CEILING and once:
+        logger.warning(
+            "stopped at the memory ceiling with everything so far saved: run the same command "
+            "again to continue"
+        )
     return code
+
+
+def run() -> None:
+    """The program's entry point: ``python -m streaming_importer``.
+
+    glibc reads ``MALLOC_ARENA_MAX`` only at start-up, and with one arena per
+    thread (the model, parser and store threads) freed memory is spread over
+    arenas that are rarely given back. So a run without the variable
+    re-executes itself once with ``MALLOC_ARENA_MAX=2`` (same pid, same
+    arguments); setting the variable, to any value, skips that.
+    """
+    if "MALLOC_ARENA_MAX" not in os.environ and sys.platform.startswith("linux"):
+        env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
+        os.execve(sys.executable, [sys.executable, "-m", "streaming_importer", *sys.argv[1:]], env)
+    raise SystemExit(main())
+
+
+def _check_baseline(settings: Settings) -> None:
+    """Refuse to start if the model alone is over the ceiling: no crash loop."""
+    ceiling = settings.operational_memory_mb
+    mem = memory.sample()
+    logger.info(
+        "memory after loading the model: rss %.0f MiB, anon %.0f MiB (ceiling %s)",
+        mem.rss_mb,
+        mem.anon_mb,
+        f"{ceiling} MiB" if ceiling else "off",
+    )
+    if ceiling and mem.anon_mb > ceiling:
+        raise ConfigError(
+            f"OPERATIONAL_MEMORY_MB={ceiling} is below the {mem.anon_mb:.0f} MiB of anonymous "
+            "memory the process needs after loading the model; raise it (or set 0 to disable)"
+        )
 
 
 @contextmanager

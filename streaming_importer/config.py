@@ -57,6 +57,8 @@ class Settings:
     embed_batch_tokens: int
     #: Intra-op threads for ONNX Runtime; 0 lets it choose (one per core).
     embed_threads: int
+    #: ONNX Runtime's CPU memory arena (keeps the largest batch's buffers).
+    embed_cpu_arena: bool
     #: Points per upsert request.
     upsert_batch_points: int
     #: Items held by each queue between stages.
@@ -75,6 +77,11 @@ class Settings:
     fair_slice_bytes: int
     #: Remove the points of a transcript that was deleted from the folder.
     delete_removed_files: bool
+    #: Anonymous memory (MiB) above which the importer finishes what is in
+    #: flight, checkpoints and exits 75; 0 disables.
+    operational_memory_mb: int
+    #: Seconds between two summary log lines.
+    summary_interval_s: float
     #: Loopback port on which a running importer answers search and status;
     #: 0 picks a free one (written to ``state_dir/importer.json``).
     control_port: int
@@ -99,6 +106,7 @@ class Settings:
             tool_call_max_chars=env.int("TOOL_CALL_MAX_CHARS", 500, low=20, high=10**6),
             embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 1024, low=16, high=1 << 20),
             embed_threads=env.int("EMBED_THREADS", 0, low=0, high=256),
+            embed_cpu_arena=env.get("EMBED_CPU_ARENA", "true", _parse_bool),
             upsert_batch_points=env.int("UPSERT_BATCH_POINTS", 256, low=1, high=100_000),
             queue_max_items=env.int("QUEUE_MAX_ITEMS", 2048, low=1, high=1_000_000),
             checkpoint_every_lines=env.int("CHECKPOINT_EVERY_LINES", 2000, low=1, high=10**9),
@@ -109,6 +117,8 @@ class Settings:
             fair_slice_bytes=env.int("FAIR_SLICE_BYTES", 4 << 20, low=4096, high=1 << 34),
             delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", _parse_bool),
             control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
+            operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
+            summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
             log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:

@@ -13,6 +13,7 @@ Endpoints (GET, JSON): ``/status``; ``/search?q=...&limit=N&project=P``;
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -46,7 +47,15 @@ async def serve(
     task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``handler`` on 127.0.0.1:``port`` until cancelled."""
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
+    try:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        # Another program has the port: any free one will do, since the CLI
+        # finds it in the runtime file.
+        logger.warning("CONTROL_PORT=%d is in use; answering on a free port instead", port)
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     bound = int(listener.extra_attributes[anyio.abc.SocketAttribute.local_port]())
     _write_runtime(runtime_path, bound)
     logger.info("answering search and status on 127.0.0.1:%d", bound)

@@ -112,7 +112,10 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     from fastembed import TextEmbedding
 
     model: Any
-    kwargs: dict[str, Any] = {"lazy_load": False}
+    kwargs: dict[str, Any] = {
+        "lazy_load": False,
+        "enable_cpu_mem_arena": settings.embed_cpu_arena,
+    }
     if settings.embed_threads:
         kwargs["threads"] = settings.embed_threads
     try:

@@ -8,12 +8,16 @@ are judged on ``anon``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
+import functools
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-__all__ = ["MemorySample", "sample"]
+__all__ = ["MemorySample", "sample", "trim"]
 
 _MIB = 1 << 20
 _STATUS = Path("/proc/self/status")
@@ -43,3 +47,27 @@ def _rss_anon_bytes() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def trim() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim(0)``; no-op elsewhere).
+
+    Parsing a large transcript frees many small objects; without a trim glibc
+    keeps those pages, and RSS ratchets up file after file.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to trim
+    return libc

@@ -112,3 +112,14 @@ def demo_copy(tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "conversations"
     shutil.copytree(DEMO, target)
     yield target
+
+
+@pytest.fixture(scope="session")
+def corpus_state(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole corpus imported once by the real command line, with default settings."""
+    state = tmp_path_factory.mktemp("corpus-state")
+    env = {"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)}
+    result = run_cli("--once", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "54 files imported" in result.stderr, result.stderr[-2000:]
+    return state

@@ -42,16 +42,6 @@ async def import_once(
 # -- the whole corpus, through the real command line ----------------------
 
 
-@pytest.fixture(scope="module")
-def corpus_state(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("corpus-state")
-    env = {"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)}
-    result = run_cli("--once", env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "54 files imported" in result.stderr, result.stderr[-2000:]
-    return state
-
-
 @pytest.mark.slow
 def test_second_run_adds_nothing_and_status_shows_nothing_pending(
     corpus: Path, corpus_state: Path
