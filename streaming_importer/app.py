@@ -61,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 #: Chunks gathered before they are sorted by length and cut into batches.
 _EMBED_WINDOW_CHUNKS = 256
+#: Chunks between two marks within a block.
+_MARK_EVERY_CHUNKS = 64
 #: Embedded windows waiting for the store.
 _BATCH_QUEUE = 4
 #: Quarantine log size past which only counting goes on, in bytes.
@@ -101,9 +103,16 @@ _Item = _WorkChunk | Mark | Control
 
 
 @dataclasses.dataclass(slots=True)
-class _Block:
+class _Segment:
+    """Consecutive lines of one block, their chunks, and the state after them."""
+
     chunks: list[_WorkChunk]
     quarantined: list[tuple[int, int, str]]
+    lines: int
+    end: int
+    context: FileContext
+    tail_len: int
+    tail_hash: str
 
 
 @dataclasses.dataclass(slots=True)
@@ -460,31 +469,32 @@ class Importer:
                 block_bytes=min(self.settings.read_block_bytes, budget),
                 max_line_bytes=self.settings.max_line_bytes,
             ):
-                block = await anyio.to_thread.run_sync(
+                segments = await anyio.to_thread.run_sync(
                     self._parse_block, f.path, lines, cursor, limiter=self._parse_thread
                 )
                 if new:
                     self._cursors[f.rel_path] = cursor
                     new = False
-                for work in block.chunks:
-                    await send.send(work)
-                await send.send(
-                    Mark(
-                        f.rel_path,
-                        cursor.offset,
-                        cursor.context,
-                        f.device,
-                        f.inode,
-                        f.size,
-                        lines=len(lines),
-                        chunks=len(block.chunks),
-                        quarantined=block.quarantined,
-                        head_len=cursor.head_len,
-                        head_hash=cursor.head_hash,
-                        tail_len=cursor.tail_len,
-                        tail_hash=cursor.tail_hash,
+                for seg in segments:
+                    for work in seg.chunks:
+                        await send.send(work)
+                    await send.send(
+                        Mark(
+                            f.rel_path,
+                            seg.end,
+                            seg.context,
+                            f.device,
+                            f.inode,
+                            f.size,
+                            lines=seg.lines,
+                            chunks=len(seg.chunks),
+                            quarantined=seg.quarantined,
+                            head_len=cursor.head_len,
+                            head_hash=cursor.head_hash,
+                            tail_len=seg.tail_len,
+                            tail_hash=seg.tail_hash,
+                        )
                     )
-                )
                 if self._stop.is_set() or cursor.offset - start >= budget:
                     at_end = False
                     break
@@ -519,33 +529,61 @@ class Importer:
         )
         return True
 
-    def _parse_block(self, path: Path, lines: Sequence[Line], cursor: Cursor) -> _Block:
-        """Parse and chunk one block; advance ``cursor``. Runs in the parse thread."""
-        out: list[_WorkChunk] = []
+    def _parse_block(self, path: Path, lines: Sequence[Line], cursor: Cursor) -> list[_Segment]:
+        """Parse and chunk one block; advance ``cursor``. Runs in the parse thread.
+
+        The block is cut into segments of about ``_MARK_EVERY_CHUNKS`` chunks,
+        each followed by its own mark, so a stop (signal, memory ceiling)
+        loses at most that much finished work, never a whole block.
+        """
+        segments: list[_Segment] = []
+        chunks: list[_WorkChunk] = []
         quarantined: list[tuple[int, int, str]] = []
         context = cursor.context
-        for line in lines:
+        first = 0
+        for i, line in enumerate(lines):
             if line.overlong:
                 quarantined.append((line.start, line.end - line.start, "line too long"))
-                continue
-            result = parse_line(line.data, context, self._limits)
-            context = result.context
-            if result.error is not None:
-                # Recorded; a torn line still yields the record salvaged from it.
-                quarantined.append((line.start, line.end - line.start, result.error))
-            for message in result.messages:
-                for chunk in self._chunker.chunk(message):
-                    out.append(_WorkChunk(chunk, context.rel_path, line.start))
+            else:
+                result = parse_line(line.data, context, self._limits)
+                context = result.context
+                if result.error is not None:
+                    # Recorded; a torn line still yields the record salvaged from it.
+                    quarantined.append((line.start, line.end - line.start, result.error))
+                for message in result.messages:
+                    for chunk in self._chunker.chunk(message):
+                        chunks.append(_WorkChunk(chunk, context.rel_path, line.start))
+            if len(chunks) >= _MARK_EVERY_CHUNKS or i == len(lines) - 1:
+                tail = self._tail_before(path, line)
+                segments.append(
+                    _Segment(
+                        chunks,
+                        quarantined,
+                        i + 1 - first,
+                        line.end,
+                        context,
+                        len(tail),
+                        digest(tail),
+                    )
+                )
+                chunks, quarantined, first = [], [], i + 1
         end = lines[-1].end
         # Identity hashes for the new offset (see tracking.py).
         if cursor.head_len < min(end, HEAD_BYTES):
             head = read_span(path, 0, min(end, HEAD_BYTES))
             cursor.head_len, cursor.head_hash = len(head), digest(head)
-        tail = read_span(path, end - min(end, TAIL_BYTES), min(end, TAIL_BYTES))
-        cursor.tail_len, cursor.tail_hash = len(tail), digest(tail)
+        cursor.tail_len, cursor.tail_hash = segments[-1].tail_len, segments[-1].tail_hash
         cursor.offset = end
         cursor.context = context
-        return _Block(out, quarantined)
+        return segments
+
+    @staticmethod
+    def _tail_before(path: Path, line: Line) -> bytes:
+        """The bytes just before ``line.end``: the end of that line, newline included."""
+        if line.overlong:
+            n = min(TAIL_BYTES, line.end - line.start)
+            return read_span(path, line.end - n, n)
+        return (line.data + b"\n")[-TAIL_BYTES:]
 
     # -- embed -------------------------------------------------------------
 
