@@ -6,15 +6,22 @@ Stages meet only here, joined by bounded streams::
     (scan, tail,       (one model        (upsert, then advance and
      parse, chunk)      thread)           save the checkpoint)
 
-*intake* reads each transcript from its checkpointed offset, parses and
-chunks the new lines (in a worker thread), and sends the chunks followed by a
-:class:`Mark` that says "the lines up to this offset are all in the chunks
-before me". *embed* gathers a window of chunks, sorts them by length, cuts
-batches of at most ``EMBED_BATCH_TOKENS`` padded tokens and runs the model on
+*intake* scans the folder, works out which files grew, moved, shrank or were
+replaced (:mod:`~streaming_importer.tracking`; identity changes travel down
+the pipeline as :class:`~streaming_importer.tracking.Control` items), reads
+each file from its offset, parses and chunks the new lines (in a worker
+thread), and sends the chunks, every 64 or so followed by a :class:`Mark`
+that says "the lines up to this offset are all in the chunks before me".
+*embed* gathers a window of chunks, reuses cached vectors of texts seen
+before, sorts the rest by length, cuts batches of at most
+``EMBED_BATCH_TOKENS`` padded tokens and runs the model on their token ids in
 one worker thread. *store* upserts the points, and only once the sink has
-acknowledged them applies the marks that came with them; it saves the
-checkpoint after each file and every ``CHECKPOINT_EVERY_LINES`` lines. So the
-checkpoint is never ahead of the store.
+acknowledged them applies the marks and controls that came with them; it
+saves the checkpoint after each file and every ``CHECKPOINT_EVERY_LINES``
+lines. So the checkpoint is never ahead of the store.
+
+Between batches the store stage also checks memory against
+``OPERATIONAL_MEMORY_MB``; over it, the run stops as on SIGTERM and exits 75.
 
 ``--once`` is the same pipeline with a different stop condition: intake ends
 after one pass instead of watching for changes.
@@ -44,7 +51,7 @@ from streaming_importer import checkpoint as ckpt
 from streaming_importer import control, memory
 from streaming_importer.chunk import Chunk, Chunker
 from streaming_importer.config import Settings
-from streaming_importer.embed import Embedder
+from streaming_importer.embed import Embedder, VectorCache, padded_batches
 from streaming_importer.errors import ExitCode
 from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
@@ -118,9 +125,11 @@ class _Segment:
 @dataclasses.dataclass(slots=True)
 class _Batch:
     points: list[Point]
+    #: Tokens the model computed, and tokens whose vectors came from the cache.
     tokens: int
     #: Applied in order once the points are acknowledged.
     events: list[Mark | Control]
+    reused: int = 0
 
 
 @dataclasses.dataclass(slots=True)
@@ -173,6 +182,7 @@ class Stats:
     chunks: int = 0
     points: int = 0
     tokens_embedded: int = 0
+    tokens_reused: int = 0
     embed_seconds: float = 0.0
     quarantined: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
@@ -194,7 +204,8 @@ class Stats:
         return (
             f"files {self.files_imported} imported, {self.files_unchanged} unchanged, "
             f"{self.files_failed} failed; {self.lines} lines, {self.chunks} chunks, "
-            f"{self.tokens_embedded} tokens ({self.tokens_per_s():.0f} tokens/s), "
+            f"{self.tokens_embedded} tokens embedded ({self.tokens_per_s():.0f} tokens/s), "
+            f"{self.tokens_reused} reused, {self.embed_seconds:.1f} s in the model, "
             f"{self.quarantined} quarantined, {self.elapsed():.1f} s"
         )
 
@@ -246,6 +257,7 @@ class Importer:
         # The intake's own view of each file; the checkpoint (``state``)
         # trails it by whatever is still in flight.
         self._cursors = {rel: Cursor.from_state(fs) for rel, fs in state.files.items()}
+        self._cache = VectorCache(settings.embed_cache_entries, embedder.identity.fingerprint)
         # Per file in flight: memory and time when its reading started, and
         # the peak seen since (for the one log line per file).
         self._file_watch: dict[str, _FileWatch] = {}
@@ -627,27 +639,55 @@ class Importer:
         if not window:
             return _Batch([], 0, events)
         started = time.perf_counter()
-        vectors = await anyio.to_thread.run_sync(
+        vectors, computed, reused = await anyio.to_thread.run_sync(
             self._embed_sorted, [w.chunk for w in window], limiter=self._model_thread
         )
-        self.stats.embed_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.stats.embed_seconds += seconds
+        self._state.totals.embed_seconds += seconds
         source = self.settings.source_name
         points = [
             to_point(source, w.chunk, w.rel_path, w.offset, v)
             for w, v in zip(window, vectors, strict=True)
         ]
-        return _Batch(points, sum(w.chunk.n_tokens for w in window), events)
+        return _Batch(points, computed, events, reused)
 
-    def _embed_sorted(self, chunks: Sequence[Chunk]) -> list[list[float]]:
-        """Embed in length-sorted batches of bounded padded size. Runs in the model thread."""
-        order = sorted(range(len(chunks)), key=lambda i: chunks[i].n_tokens)
-        vectors: list[list[float]] = [[] for _ in chunks]
-        for batch in _padded_batches(order, chunks, self.settings.embed_batch_tokens):
-            for i, vector in zip(
-                batch, self._embedder.embed([chunks[i].text for i in batch]), strict=True
-            ):
+    def _embed_sorted(self, chunks: Sequence[Chunk]) -> tuple[list[list[float]], int, int]:
+        """Vectors for ``chunks``, each text embedded once. Runs in the model thread.
+
+        A text already in the cache (or twice in this window) is not computed
+        again. The rest is embedded from its token ids in length-sorted
+        batches of at most ``EMBED_BATCH_TOKENS`` padded tokens. Returns the
+        vectors and the tokens computed and reused.
+        """
+        vectors: list[list[float] | None] = [None] * len(chunks)
+        first_of: dict[str, int] = {}  # text -> the chunk that computes it
+        reused = 0
+        for i, chunk in enumerate(chunks):
+            cached = self._cache.get(chunk.text)
+            if cached is not None:
+                vectors[i] = cached
+                reused += chunk.n_tokens
+            elif chunk.text in first_of:
+                reused += chunk.n_tokens
+            else:
+                first_of[chunk.text] = i
+        order = sorted(first_of.values(), key=lambda i: chunks[i].n_tokens)
+        computed = 0
+        lengths = [c.n_tokens for c in chunks]
+        for batch in padded_batches(order, lengths, self.settings.embed_batch_tokens):
+            embedded = self._embedder.embed_ids([chunks[i].token_ids for i in batch])
+            for i, vector in zip(batch, embedded, strict=True):
                 vectors[i] = vector
-        return vectors
+                self._cache.put(chunks[i].text, vector)
+                computed += chunks[i].n_tokens
+        out: list[list[float]] = []
+        for i, chunk in enumerate(chunks):
+            # A repeat within this window takes the vector of its first.
+            found = vectors[i] if vectors[i] is not None else vectors[first_of[chunk.text]]
+            assert found is not None
+            out.append(found)
+        return out, computed, reused
 
     # -- store -------------------------------------------------------------
 
@@ -666,6 +706,8 @@ class Importer:
                 self.stats.points += len(batch.points)
                 self.stats.chunks += len(batch.points)
                 self.stats.tokens_embedded += batch.tokens
+                self.stats.tokens_reused += batch.reused
+                self._state.totals.tokens_reused += batch.reused
                 self._state.totals.chunks += len(batch.points)
                 self._state.totals.tokens_embedded += batch.tokens
                 save = False
@@ -773,22 +815,3 @@ class Importer:
         self._state.last_import = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         await anyio.to_thread.run_sync(ckpt.save, self.settings.checkpoint_path, self._state)
         self._lines_since_save = 0
-
-
-def _padded_batches(order: Sequence[int], chunks: Sequence[Chunk], budget: int) -> list[list[int]]:
-    """Cut length-sorted chunk indices into batches of at most ``budget`` padded tokens.
-
-    A batch is padded to its longest chunk, so its cost is ``longest x count``.
-    A chunk longer than the budget goes alone.
-    """
-    batches: list[list[int]] = []
-    batch: list[int] = []
-    for i in order:
-        longest = chunks[i].n_tokens  # ascending order: the newest is the longest
-        if batch and longest * (len(batch) + 1) > budget:
-            batches.append(batch)
-            batch = []
-        batch.append(i)
-    if batch:
-        batches.append(batch)
-    return batches

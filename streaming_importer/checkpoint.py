@@ -70,6 +70,8 @@ class Totals:
     lines: int = 0
     chunks: int = 0
     tokens_embedded: int = 0
+    tokens_reused: int = 0
+    embed_seconds: float = 0.0
     quarantined: int = 0
 
 

@@ -12,6 +12,7 @@ few tokens so a phrase on a cut is still found.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -49,6 +50,9 @@ class Chunk:
     text: str
     #: Model tokens of the text, special tokens included.
     n_tokens: int
+    #: The text's token ids, special tokens not included: the model reads
+    #: these, so no chunk is tokenized twice.
+    token_ids: array[int] = dataclasses.field(default_factory=lambda: array("I"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,35 +76,44 @@ class Chunker:
             self.overlap_tokens,
         )
         return [
-            Chunk(message=message, index=i, text=text, n_tokens=n + self.special_tokens)
-            for i, (text, n) in enumerate(pieces)
+            Chunk(
+                message=message,
+                index=i,
+                text=text,
+                n_tokens=len(ids) + self.special_tokens,
+                token_ids=ids,
+            )
+            for i, (text, ids) in enumerate(pieces)
         ]
 
     def chunk_all(self, messages: Sequence[Message]) -> list[Chunk]:
         return [chunk for message in messages for chunk in self.chunk(message)]
 
 
-def split_text(text: str, tokenizer: Tokenizer, budget: int, overlap: int) -> list[tuple[str, int]]:
+def split_text(
+    text: str, tokenizer: Tokenizer, budget: int, overlap: int
+) -> list[tuple[str, array[int]]]:
     """Cut ``text`` into pieces of at most ``budget`` tokens each.
 
-    Returns ``(piece, tokens)`` pairs, special tokens not counted. A text with
-    no tokens gives no piece.
+    Returns ``(piece, token ids)`` pairs, special tokens not included. A text
+    with no tokens gives no piece.
     """
     encoding = tokenizer.encode(text, add_special_tokens=False)
     offsets = encoding.offsets
     word_ids = encoding.word_ids
+    all_ids = array("I", encoding.ids)
     n = len(offsets)
     if n == 0:
         return []
     if n <= budget:
-        return [(text[offsets[0][0] : offsets[-1][1]], n)]
+        return [(text[offsets[0][0] : offsets[-1][1]], all_ids)]
 
     # Word boundaries as token positions: a cut is allowed only at one.
     starts = [
         i for i in range(n) if i == 0 or word_ids[i] is None or word_ids[i] != word_ids[i - 1]
     ]
     starts.append(n)
-    pieces: list[tuple[str, int]] = []
+    pieces: list[tuple[str, array[int]]] = []
     w = 0  # index into starts of the current piece's first word
     while starts[w] < n:
         first = starts[w]
@@ -112,7 +125,7 @@ def split_text(text: str, tokenizer: Tokenizer, budget: int, overlap: int) -> li
             # One word longer than the budget (not possible with WordPiece,
             # which caps a word at 100 characters): cut it by tokens.
             last = first + budget
-        pieces.append((text[offsets[first][0] : offsets[last - 1][1]], last - first))
+        pieces.append((text[offsets[first][0] : offsets[last - 1][1]], all_ids[first:last]))
         if last >= n:
             break
         # Step back over whole words for the overlap, always moving forward.

@@ -132,8 +132,8 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
     stats = importer.stats
     logger.info(
         "summary: %d files imported, %d unchanged, %d failed; %d lines, %d chunks, "
-        "%d tokens embedded in %.1f s (%.0f tokens/s); %d quarantined; %d points in the "
-        "collection",
+        "%d tokens embedded in %.1f s (%.0f tokens/s), %d tokens reused from the cache, "
+        "%.1f s in the model; %d quarantined; %d points in the collection",
         stats.files_imported,
         stats.files_unchanged,
         stats.files_failed,
@@ -142,6 +142,8 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
         stats.tokens_embedded,
         stats.elapsed(),
         stats.tokens_per_s(),
+        stats.tokens_reused,
+        stats.embed_seconds,
         stats.quarantined,
         points,
     )

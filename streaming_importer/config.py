@@ -59,6 +59,8 @@ class Settings:
     embed_threads: int
     #: ONNX Runtime's CPU memory arena (keeps the largest batch's buffers).
     embed_cpu_arena: bool
+    #: Vectors kept for texts that recur (each about 1.5 KB); 0 disables.
+    embed_cache_entries: int
     #: Points per upsert request.
     upsert_batch_points: int
     #: Items held by each queue between stages.
@@ -104,9 +106,10 @@ class Settings:
             chunk_overlap_tokens=env.int("CHUNK_OVERLAP_TOKENS", 16, low=0, high=4096),
             tool_result_max_chars=env.int("TOOL_RESULT_MAX_CHARS", 2000, low=0, high=10**7),
             tool_call_max_chars=env.int("TOOL_CALL_MAX_CHARS", 500, low=20, high=10**6),
-            embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 1024, low=16, high=1 << 20),
+            embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 512, low=16, high=1 << 20),
             embed_threads=env.int("EMBED_THREADS", 0, low=0, high=256),
             embed_cpu_arena=env.get("EMBED_CPU_ARENA", "true", _parse_bool),
+            embed_cache_entries=env.int("EMBED_CACHE_ENTRIES", 10_000, low=0, high=10_000_000),
             upsert_batch_points=env.int("UPSERT_BATCH_POINTS", 256, low=1, high=100_000),
             queue_max_items=env.int("QUEUE_MAX_ITEMS", 2048, low=1, high=1_000_000),
             checkpoint_every_lines=env.int("CHECKPOINT_EVERY_LINES", 2000, low=1, high=10**9),

@@ -9,10 +9,15 @@ reason.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from streaming_importer.chunk import Tokenizer
 from streaming_importer.config import DEFAULT_MODEL, Settings
@@ -23,7 +28,14 @@ from streaming_importer.model_folder import (
     ensure_default_model,
 )
 
-__all__ = ["Embedder", "FastEmbedEmbedder", "ModelIdentity", "load_embedder"]
+__all__ = [
+    "Embedder",
+    "FastEmbedEmbedder",
+    "ModelIdentity",
+    "VectorCache",
+    "load_embedder",
+    "padded_batches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +77,14 @@ class Embedder(Protocol):
         """One normalised vector per text, as one model call. Blocking."""
         ...
 
+    def embed_ids(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Like :meth:`embed`, for texts already tokenized by :meth:`tokenizer`.
+
+        ``sequences`` hold content token ids, without special tokens; the
+        batch is padded to its longest sequence. Blocking.
+        """
+        ...
+
 
 class FastEmbedEmbedder:
     """A FastEmbed ``TextEmbedding`` model."""
@@ -73,8 +93,13 @@ class FastEmbedEmbedder:
         self._model = model
         self._identity = identity
         self._window = window
-        self._tokenizer_json: str = model.model.tokenizer.to_str()
-        self._special = int(model.model.tokenizer.num_special_tokens_to_add(False))
+        inner = model.model
+        self._tokenizer_json: str = inner.tokenizer.to_str()
+        self._special = int(inner.tokenizer.num_special_tokens_to_add(False))
+        self._prefix, self._suffix = _special_ids(self.tokenizer())
+        padding = inner.tokenizer.padding or {}
+        self._pad_id = int(padding.get("pad_id", 0))
+        self._input_names = {node.name for node in inner.model.get_inputs()}
 
     @property
     def identity(self) -> ModelIdentity:
@@ -101,6 +126,103 @@ class FastEmbedEmbedder:
             return []
         vectors = self._model.embed(list(texts), batch_size=len(texts))
         return [v.tolist() for v in vectors]
+
+    def embed_ids(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
+        # FastEmbed's own steps after its tokenizer (fastembed 0.9.1, pinned):
+        # the same inputs, session and pooling, minus the second tokenization.
+        from fastembed.common.onnx_model import OnnxOutputContext
+
+        if not sequences:
+            return []
+        inner = self._model.model
+        width = max(len(s) for s in sequences) + len(self._prefix) + len(self._suffix)
+        ids = np.full((len(sequences), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(sequences), width), dtype=np.int64)
+        for row, seq in enumerate(sequences):
+            full = [*self._prefix, *seq, *self._suffix]
+            ids[row, : len(full)] = full
+            mask[row, : len(full)] = 1
+        onnx_input: dict[str, Any] = {"input_ids": ids}
+        if "attention_mask" in self._input_names:
+            onnx_input["attention_mask"] = mask
+        if "token_type_ids" in self._input_names:
+            onnx_input["token_type_ids"] = np.zeros_like(ids)
+        onnx_input = inner._preprocess_onnx_input(onnx_input)
+        output = inner.model.run(inner.ONNX_OUTPUT_NAMES, onnx_input)[0]
+        vectors = inner._post_process_onnx_output(
+            OnnxOutputContext(model_output=output, attention_mask=mask, input_ids=ids)
+        )
+        return [v.tolist() for v in vectors]
+
+
+class VectorCache:
+    """Vectors of recently embedded texts: a bounded LRU, keyed by a hash of text and model.
+
+    About 15% of a transcript folder's text recurs verbatim (compaction
+    summaries, a subagent's prompt repeating its parent's tool call, a file
+    read twice); its vector is reused instead of computed again. Vectors are
+    kept as float32 arrays (4 bytes a dimension).
+    """
+
+    def __init__(self, max_entries: int, model: str) -> None:
+        self._max = max_entries
+        self._salt = model.encode()
+        self._entries: OrderedDict[bytes, array[float]] = OrderedDict()
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), digest_size=16, key=self._salt[:64]).digest()
+
+    def get(self, text: str) -> list[float] | None:
+        if not self._max:
+            return None
+        key = self._key(text)
+        vector = self._entries.get(key)
+        if vector is None:
+            return None
+        self._entries.move_to_end(key)
+        return vector.tolist()
+
+    def put(self, text: str, vector: list[float]) -> None:
+        if not self._max:
+            return
+        self._entries[self._key(text)] = array("f", vector)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def padded_batches(order: Sequence[int], lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """Cut indices, in the given order, into batches of at most ``budget`` padded tokens.
+
+    Sorted by length, little is padding. A batch is padded to its longest
+    sequence, so it costs ``longest x count``
+    tokens of compute and of ONNX Runtime arena. A sequence longer than the
+    budget goes alone.
+    """
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    longest = 0
+    for i in order:
+        longest = max(longest, lengths[i]) if batch else lengths[i]
+        if batch and longest * (len(batch) + 1) > budget:
+            batches.append(batch)
+            batch, longest = [], lengths[i]
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _special_ids(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
+    """The ids a model's tokenizer puts before and after every text."""
+    plain = list(tokenizer.encode("a", add_special_tokens=False).ids)
+    full = list(tokenizer.encode("a", add_special_tokens=True).ids)
+    for k in range(len(full) - len(plain) + 1):
+        if full[k : k + len(plain)] == plain:
+            return full[:k], full[k + len(plain) :]
+    raise ModelError("cannot tell the tokenizer's special tokens apart from a text's")
 
 
 def load_embedder(settings: Settings) -> FastEmbedEmbedder:

@@ -34,6 +34,8 @@ def status_report(
         "lines": state.totals.lines,
         "chunks": state.totals.chunks,
         "tokens_embedded": state.totals.tokens_embedded,
+        "tokens_reused": state.totals.tokens_reused,
+        "embed_seconds": round(state.totals.embed_seconds, 3),
         "model": model,
         "collection": settings.collection_name,
         "store": settings.qdrant_url or str(settings.store_dir),

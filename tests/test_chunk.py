@@ -47,9 +47,12 @@ def test_no_chunk_of_the_corpus_exceeds_the_model_window(
             chunks = chunker.chunk(m)
             split += len(chunks) > 1
             for c in chunks:
-                n = len(counter.encode(c.text).ids)
+                ids = counter.encode(c.text).ids
+                n = len(ids)
                 assert n <= window, (path, c.text[:80])
                 assert n == c.n_tokens
+                # The ids the model will read are exactly the chunk text's.
+                assert ids[1:-1] == list(c.token_ids)
                 longest = max(longest, n)
                 total += 1
     assert total > 4000
@@ -65,8 +68,8 @@ def test_long_text_is_split_with_overlap_and_nothing_is_lost(
     pieces = split_text(text, embedder.tokenizer(), 100, 10)
     assert len(pieces) > 5
     seen: list[str] = []
-    for piece, n in pieces:
-        assert n <= 100
+    for piece, ids in pieces:
+        assert len(ids) <= 100
         seen.extend(piece.split())
     assert set(seen) == set(words)
     # Consecutive pieces share their boundary words.
@@ -87,6 +90,6 @@ def test_short_and_empty_texts(embedder: FastEmbedEmbedder) -> None:
 def test_a_word_longer_than_the_budget_is_cut_by_tokens(embedder: FastEmbedEmbedder) -> None:
     word = "ab" * 45  # one pre-tokenizer word of many word pieces
     pieces = split_text(f"start {word} end", embedder.tokenizer(), 8, 2)
-    assert all(n <= 8 for _, n in pieces)
+    assert all(len(ids) <= 8 for _, ids in pieces)
     assert pieces[0][0].startswith("start")
     assert pieces[-1][0].endswith("end")

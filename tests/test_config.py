@@ -20,7 +20,7 @@ def test_defaults() -> None:
     assert s.source_name == "local"
     assert s.embedding_model == DEFAULT_MODEL
     assert s.chunk_max_tokens == 128
-    assert s.embed_batch_tokens == 1024
+    assert s.embed_batch_tokens == 512
     assert s.checkpoint_path == Path("state/checkpoint.json")
 
 

@@ -80,11 +80,16 @@ def test_ceiling_exits_75_and_restarts_converge(
         "STATE_DIR": str(state),
         "CONTROL_PORT": "0",
         "CHECKPOINT_EVERY_LINES": "200",
-        # About 60 MiB above the ~210 MiB the process holds once the model is loaded.
-        "OPERATIONAL_MEMORY_MB": "270",
+        "OPERATIONAL_MEMORY_MB": "1",
     }
+    # The baseline, as the refusal to start below it reports it.
+    refused = run_cli("--once", env=env)
+    assert refused.returncode == 2
+    match = re.search(r"below the (\d+) MiB", refused.stderr)
+    assert match, refused.stderr[-2000:]
+    env["OPERATIONAL_MEMORY_MB"] = str(int(match.group(1)) + 20)  # just above it
     codes = []
-    for _ in range(40):
+    for _ in range(60):
         result = run_cli("--once", env=env)
         codes.append(result.returncode)
         if result.returncode == 0:

@@ -51,3 +51,26 @@ async def test_an_unterminated_overlong_line_is_not_reported_yet(tmp_path: Path)
     path.write_bytes(b'{"a":1}\n' + b"z" * 3000)
     lines = await read_all(path, block_bytes=512, max_line_bytes=100)
     assert [ln.data for ln in lines] == [b'{"a":1}']
+
+
+async def test_a_50_mb_transcript_is_streamed_never_held_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.jsonl"
+    line = b'{"type":"user","message":{"role":"user","content":"' + b"x" * 2000 + b'"}}\n'
+    with path.open("wb") as f:
+        for _ in range(50 * 2**20 // len(line) + 1):
+            f.write(line)
+    size = path.stat().st_size
+    assert size > 50 * 2**20
+    tracemalloc.start()
+    try:
+        count = end = 0
+        async for block in read_line_blocks(path, 0, block_bytes=1 << 20, max_line_bytes=1 << 20):
+            count += len(block)
+            end = block[-1].end
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end == size and count == size // len(line)
+    assert peak < 8 * 2**20  # a block and its lines, not the file
