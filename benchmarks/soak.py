@@ -11,6 +11,7 @@ anonymous memory at each file, after the first ``--warmup`` files).
 
     python benchmarks/soak.py                 # 1,000 files
     python benchmarks/soak.py --files 2000
+    python benchmarks/soak.py --no-cache      # every chunk through the model
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--max-kb", type=int, default=120, help="largest corpus file copied")
     parser.add_argument("--warmup", type=int, default=100, help="files before the slope is fit")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="EMBED_CACHE_ENTRIES=0: the copies share their text, so with the cache most "
+        "chunks skip the model; without it every chunk goes through the model",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -78,6 +85,8 @@ def main() -> None:
             "CONTROL_PORT": "0",
         }
         env.pop("OPERATIONAL_MEMORY_MB", None)  # the default ceiling
+        if args.no_cache:
+            env["EMBED_CACHE_ENTRIES"] = "0"
         samples: list[tuple[float, float, float]] = []  # (time, rss, anon)
         done_at: list[float] = []  # time each file finished
         started = time.monotonic()

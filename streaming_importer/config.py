@@ -150,12 +150,14 @@ class Settings:
         return self.state_dir / "quarantine.jsonl"
 
     def log_summary(self, logger: logging.Logger) -> None:
-        """Log the effective settings at INFO, with secrets masked."""
+        """Log the effective settings at INFO, on one line, with secrets masked."""
+        parts = []
         for field in dataclasses.fields(self):
             value: Any = getattr(self, field.name)
             if field.name == "qdrant_api_key" and value:
                 value = "***"
-            logger.info("setting %s=%s", field.name, value)
+            parts.append(f"{field.name.upper()}={value}")
+        logger.info("settings: %s", " ".join(parts))
 
 
 class _Env:

@@ -83,3 +83,18 @@ def test_missing_conversations_dir_exits_2_naming_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert f"CONVERSATIONS_DIR='{missing}'" in result.stderr
+
+
+def test_settings_are_logged_on_one_line_with_the_api_key_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    Settings.from_env({"QDRANT_API_KEY": "sekrit", "SOURCE_NAME": "laptop"}).log_summary(
+        logging.getLogger("t")
+    )
+    (record,) = caplog.records
+    assert "QDRANT_API_KEY=***" in record.getMessage()
+    assert "SOURCE_NAME=laptop" in record.getMessage()
+    assert "sekrit" not in caplog.text
