@@ -52,7 +52,7 @@ from streaming_importer import control, memory
 from streaming_importer.chunk import Chunk, Chunker
 from streaming_importer.config import Settings
 from streaming_importer.embed import Embedder, VectorCache, padded_batches
-from streaming_importer.errors import ExitCode
+from streaming_importer.errors import ExitCode, StoreUnavailableError
 from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
 from streaming_importer.report import status_report
@@ -72,6 +72,9 @@ _EMBED_WINDOW_CHUNKS = 256
 _MARK_EVERY_CHUNKS = 64
 #: Embedded windows waiting for the store.
 _BATCH_QUEUE = 4
+#: Backoff between retries of an unreachable store, in seconds.
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 30.0
 #: Quarantine log size past which only counting goes on, in bytes.
 _QUARANTINE_MAX_BYTES = 16 << 20
 
@@ -263,6 +266,9 @@ class Importer:
         self._file_watch: dict[str, _FileWatch] = {}
         #: (rss, anon) in MiB when the memory ceiling was crossed.
         self._over_ceiling: tuple[float, float] | None = None
+        #: Monotonic time since which the store has not answered, or None.
+        self._store_down_since: float | None = None
+        self._retry_timeout = settings.store_retry_timeout_s
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -391,7 +397,13 @@ class Importer:
             )
             return {**report, "running": True, "run": self.stats.to_json()}
         if path == "/health":
-            return {"status": "ok", "stopping": self._stop.is_set()}
+            down = self._store_down_since
+            store = "ok" if down is None else f"unreachable for {time.monotonic() - down:.0f} s"
+            return {
+                "status": "ok" if down is None else "degraded",
+                "store": store,
+                "stopping": self._stop.is_set(),
+            }
         raise KeyError(path)
 
     def _report(self) -> None:
@@ -742,7 +754,33 @@ class Importer:
             self.request_stop()
 
     async def _in_store(self, fn: Callable[..., None], *args: Any) -> None:
-        await anyio.to_thread.run_sync(fn, *args, limiter=self._store_thread)
+        """Run a store write; while the store is unreachable, retry with backoff.
+
+        Nothing after it (marks, checkpoint) moves until it succeeds. After
+        ``STORE_RETRY_TIMEOUT_S`` without success the error propagates (exit 1;
+        a restart policy resumes from the checkpoint).
+        """
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                await anyio.to_thread.run_sync(fn, *args, limiter=self._store_thread)
+            except StoreUnavailableError as e:
+                now = time.monotonic()
+                if self._store_down_since is None:
+                    self._store_down_since = now
+                    logger.warning("%s; retrying for up to %.0f s", e, self._retry_timeout)
+                down = now - self._store_down_since
+                if down > self._retry_timeout:
+                    logger.error("the store stayed unreachable for %.0f s: giving up", down)
+                    raise
+                await anyio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+                continue
+            if self._store_down_since is not None:
+                down = time.monotonic() - self._store_down_since
+                logger.warning("the store answers again after %.0f s", down)
+                self._store_down_since = None
+            return
 
     async def _execute(self, control: Control) -> None:
         source = self.settings.source_name

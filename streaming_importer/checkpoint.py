@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True)
@@ -109,23 +112,56 @@ class Checkpoint:
 
 
 def load(path: Path) -> Checkpoint:
-    """Read the checkpoint; a missing file is an empty checkpoint.
+    """Read the checkpoint; no file at all is an empty checkpoint (a first run).
 
-    Raises CheckpointError when the file exists but cannot be read or parsed.
+    Each save keeps the previous good copy beside the file (``.prev``). If
+    the checkpoint is unreadable or damaged, that copy is used instead, and
+    the loss is logged loudly: the lines imported since are read again, which
+    is safe because point ids are deterministic. If both are bad, this raises
+    CheckpointError: starting silently from scratch would hide the damage.
     """
+    previous = _previous(path)
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        if not previous.exists():
+            return Checkpoint()
+        problem = "is missing"
+    except CheckpointError as e:
+        problem = str(e)
+    try:
+        fallback = _read(previous)
+    except (FileNotFoundError, CheckpointError) as e:
+        raise CheckpointError(
+            f"checkpoint {path} {problem}, and its previous copy cannot be used either ({e}); "
+            "move both away to re-import everything (point ids are deterministic, so "
+            "nothing is duplicated)"
+        ) from e
+    logger.error(
+        "checkpoint %s %s; using the previous copy (last import %s). Lines imported after "
+        "it are read again, which duplicates nothing: point ids are deterministic.",
+        path,
+        problem,
+        fallback.last_import,
+    )
+    return fallback
+
+
+def _read(path: Path) -> Checkpoint:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Checkpoint()
+        raise
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
     try:
         return Checkpoint.from_json(raw)
     except (ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(
-            f"checkpoint {path} is damaged ({e}); move it away to re-import everything "
-            "(point ids are deterministic, so nothing is duplicated)"
-        ) from e
+        raise CheckpointError(f"checkpoint {path} is damaged ({e})") from e
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(path.name + ".prev")
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
@@ -145,6 +181,7 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _keep_previous(path)
         os.replace(tmp_name, path)
     except OSError as e:
         with contextlib.suppress(FileNotFoundError):
@@ -153,12 +190,26 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
     _fsync_dir(path.parent)
 
 
+def _keep_previous(path: Path) -> None:
+    # The current file becomes the previous copy by a hard link (no copy, and
+    # the current name never goes missing); only a readable one is kept.
+    try:
+        _read(path)
+    except (FileNotFoundError, CheckpointError):
+        return
+    link = path.with_name(f".{path.name}.prev.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    os.link(path, link)
+    os.replace(link, _previous(path))
+
+
 def remove_stale_temporaries(path: Path) -> None:
     """Delete temporaries that a killed writer left beside ``path``.
 
     Only the importer calls this, at start, while it alone writes the folder.
     """
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+    for tmp in path.parent.glob(f".{path.name}.*tmp"):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 

@@ -33,6 +33,7 @@ from streaming_importer.errors import (
     ImporterError,
     StartupError,
     StoreLockedError,
+    StoreUnavailableError,
 )
 from streaming_importer.report import status_report
 from streaming_importer.search import hit_json, project_filter, search_sessions
@@ -126,14 +127,17 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
                 code = anyio.run(
                     lambda: importer.run(once=once, handle_signals=True, serve_control=True)
                 )
-            points = sink.count()
+            try:
+                points: int | None = sink.count()
+            except StoreUnavailableError:
+                points = None  # the import is done; only the count is missing
         finally:
             sink.close()
     stats = importer.stats
     logger.info(
         "summary: %d files imported, %d unchanged, %d failed; %d lines, %d chunks, "
         "%d tokens embedded in %.1f s (%.0f tokens/s), %d tokens reused from the cache, "
-        "%.1f s in the model; %d quarantined; %d points in the collection",
+        "%.1f s in the model; %d quarantined; %s points in the collection",
         stats.files_imported,
         stats.files_unchanged,
         stats.files_failed,

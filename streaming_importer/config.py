@@ -84,6 +84,9 @@ class Settings:
     operational_memory_mb: int
     #: Seconds between two summary log lines.
     summary_interval_s: float
+    #: Seconds the store may stay unreachable (retried with backoff) before
+    #: the importer gives up and exits 1.
+    store_retry_timeout_s: float
     #: Loopback port on which a running importer answers search and status;
     #: 0 picks a free one (written to ``state_dir/importer.json``).
     control_port: int
@@ -122,6 +125,9 @@ class Settings:
             control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
+            store_retry_timeout_s=env.float(
+                "STORE_RETRY_TIMEOUT_S", 300.0, low=0.0, high=7 * 86400.0
+            ),
             log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:

@@ -57,7 +57,13 @@ async def serve(
         logger.warning("CONTROL_PORT=%d is in use; answering on a free port instead", port)
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     bound = int(listener.extra_attributes[anyio.abc.SocketAttribute.local_port]())
-    _write_runtime(runtime_path, bound)
+    try:
+        _write_runtime(runtime_path, bound)
+    except OSError as e:
+        # Importing matters more than being found: go on without it.
+        logger.warning(
+            "cannot write %s (%s): search and status cannot find this run", runtime_path, e
+        )
     logger.info("answering search and status on 127.0.0.1:%d", bound)
     task_status.started(bound)
     try:

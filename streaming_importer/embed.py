@@ -23,6 +23,7 @@ from streaming_importer.chunk import Tokenizer
 from streaming_importer.config import DEFAULT_MODEL, Settings
 from streaming_importer.errors import ConfigError, ModelError
 from streaming_importer.model_folder import (
+    DEFAULT_MODEL_DIRNAME,
     DEFAULT_MODEL_WINDOW,
     ONNX_SHA256,
     ensure_default_model,
@@ -268,7 +269,14 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     except ModelError:
         raise
     except Exception as e:  # FastEmbed raises anything, from a hub miss to a bad file
-        raise ModelError(f"cannot load embedding model {settings.embedding_model!r}: {e}") from e
+        where = (
+            f" from {settings.models_dir / DEFAULT_MODEL_DIRNAME}"
+            if settings.embedding_model == DEFAULT_MODEL
+            else ""
+        )
+        raise ModelError(
+            f"cannot load embedding model {settings.embedding_model!r}{where}: {e}"
+        ) from e
     if settings.chunk_max_tokens > window:
         raise ConfigError(
             f"CHUNK_MAX_TOKENS={settings.chunk_max_tokens} is larger than the window of "

@@ -7,6 +7,7 @@
     │   ├── StoreError
     │   │   └── StoreLockedError   another process holds the store
     │   └── ModelMismatchError     the collection was built with another model (exit 2)
+    ├── StoreUnavailableError  the store stopped answering (transient: retried)
     └── CheckpointError      the checkpoint cannot be read or written
 
 Anything else is a bug: it propagates, is logged once by the CLI and exits 1.
@@ -63,6 +64,10 @@ class ModelMismatchError(ImporterError):
     """The collection was built with another model or dimension."""
 
     exit_code = ExitCode.CONFIG
+
+
+class StoreUnavailableError(ImporterError):
+    """The store did not answer; retried with backoff, then fatal (exit 1)."""
 
 
 class CheckpointError(ImporterError):

@@ -95,4 +95,38 @@ def test_sigkill_mid_write_leaves_old_or_new_state(tmp_path: Path) -> None:
         assert len(state.files) in (4000, 10)
     # Killed temporaries are cleared at the next start.
     ckpt.remove_stale_temporaries(path)
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.json.prev"]
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"version": 1, "files": {"a": {"off', b"\x00" * 64])
+def test_a_damaged_checkpoint_falls_back_to_the_previous_copy_loudly(
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "checkpoint.json"
+    older, newer = sample(3), sample(5)
+    older.last_import = "2026-11-01T10:00:00+00:00"
+    ckpt.save(path, older)
+    ckpt.save(path, newer)
+    assert len(ckpt.load(path).files) == 5
+    path.write_bytes(damage)  # truncated or overwritten: a disk or a person did it
+    recovered = ckpt.load(path)
+    assert len(recovered.files) == 3
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "using the previous copy" in record.getMessage()
+    assert "2026-11-01T10:00:00" in record.getMessage()
+    # The next save writes a good file again, and keeps that one as previous.
+    ckpt.save(path, recovered)
+    assert len(ckpt.load(path).files) == 3
+
+
+def test_both_copies_damaged_is_an_error_never_a_fresh_start(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.json"
+    ckpt.save(path, sample(1))
+    ckpt.save(path, sample(2))
+    path.write_bytes(b"{")
+    (tmp_path / "checkpoint.json.prev").write_bytes(b"[]")
+    with pytest.raises(CheckpointError, match="previous copy cannot be used"):
+        ckpt.load(path)
+    path.unlink()  # a missing file with a damaged previous copy is no fresh start either
+    with pytest.raises(CheckpointError):
+        ckpt.load(path)

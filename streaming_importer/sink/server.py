@@ -7,15 +7,16 @@ advances the checkpoint on the strength of it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from streaming_importer.embed import ModelIdentity
-from streaming_importer.errors import StoreError
+from streaming_importer.errors import StoreError, StoreUnavailableError
 from streaming_importer.sink import DATETIME_FIELDS, KEYWORD_FIELDS, Hit, Point, check_identity
 
 __all__ = ["ServerSink"]
@@ -85,13 +86,17 @@ class ServerSink:
     def upsert(self, points: Sequence[Point]) -> None:
         if not points:
             return
-        self._client.upsert(
-            self._collection,
-            points=[
-                models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points
-            ],
-            wait=True,
-        )
+        structs = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        with self._transient():
+            self._client.upsert(self._collection, points=structs, wait=True)
+
+    @contextlib.contextmanager
+    def _transient(self) -> Iterator[None]:
+        """Transport failures become StoreUnavailableError, which the caller retries."""
+        try:
+            yield
+        except _TRANSPORT_ERRORS as e:
+            raise StoreUnavailableError(f"Qdrant at {self._where} did not answer: {e}") from e
 
     def flush(self) -> None:
         # wait=True already made every upsert durable on the server.
@@ -104,13 +109,14 @@ class ServerSink:
             models.FieldCondition(key=key, match=models.MatchValue(value=value))
             for key, value in match.items()
         ]
-        result = self._client.query_points(
-            self._collection,
-            query=list(vector),
-            limit=limit,
-            with_payload=True,
-            query_filter=models.Filter(must=conditions) if conditions else None,
-        )
+        with self._transient():
+            result = self._client.query_points(
+                self._collection,
+                query=list(vector),
+                limit=limit,
+                with_payload=True,
+                query_filter=models.Filter(must=conditions) if conditions else None,
+            )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in result.points
@@ -119,19 +125,19 @@ class ServerSink:
     def count(self) -> int:
         if not self._exists:
             return 0
-        return int(self._client.count(self._collection, exact=True).count)
+        with self._transient():
+            return int(self._client.count(self._collection, exact=True).count)
 
     def delete_path(self, source: str, path: str) -> None:
-        self._client.delete(
-            self._collection,
-            points_selector=models.FilterSelector(filter=_path_filter(source, path)),
-            wait=True,
-        )
+        selector = models.FilterSelector(filter=_path_filter(source, path))
+        with self._transient():
+            self._client.delete(self._collection, points_selector=selector, wait=True)
 
     def move_path(self, source: str, old: str, new: str) -> None:
-        self._client.set_payload(
-            self._collection, payload={"path": new}, points=_path_filter(source, old), wait=True
-        )
+        with self._transient():
+            self._client.set_payload(
+                self._collection, payload={"path": new}, points=_path_filter(source, old), wait=True
+            )
 
     def close(self) -> None:
         self._client.close()
