@@ -112,7 +112,7 @@ class Checkpoint:
 
 
 def load(path: Path) -> Checkpoint:
-    """Read the checkpoint; no file at all is an empty checkpoint (a first run).
+    """Read the checkpoint; no file is an empty checkpoint (a first run, or a reset).
 
     Each save keeps the previous good copy beside the file (``.prev``). If
     the checkpoint is unreadable or damaged, that copy is used instead, and
@@ -124,9 +124,15 @@ def load(path: Path) -> Checkpoint:
     try:
         return _read(path)
     except FileNotFoundError:
-        if not previous.exists():
-            return Checkpoint()
-        problem = "is missing"
+        # Saves never leave the name missing, so a person removed the file:
+        # that asks for a fresh import.
+        if previous.exists():
+            logger.warning(
+                "checkpoint %s was removed: importing everything again (%s is ignored)",
+                path,
+                previous.name,
+            )
+        return Checkpoint()
     except CheckpointError as e:
         problem = str(e)
     try:

@@ -127,6 +127,14 @@ def test_both_copies_damaged_is_an_error_never_a_fresh_start(tmp_path: Path) -> 
     (tmp_path / "checkpoint.json.prev").write_bytes(b"[]")
     with pytest.raises(CheckpointError, match="previous copy cannot be used"):
         ckpt.load(path)
-    path.unlink()  # a missing file with a damaged previous copy is no fresh start either
-    with pytest.raises(CheckpointError):
-        ckpt.load(path)
+
+
+def test_removing_the_checkpoint_asks_for_a_fresh_import(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "checkpoint.json"
+    ckpt.save(path, sample(1))
+    ckpt.save(path, sample(2))
+    path.unlink()  # saves never leave the name missing: a person did this
+    assert ckpt.load(path).files == {}
+    assert "importing everything again" in caplog.text

@@ -160,3 +160,66 @@ def test_read_only_state_folder_keeps_the_checkpoint_intact(
     assert again.returncode == 0, again.stderr[-2000:]
     saved = ckpt.load(state / "checkpoint.json").files[BLOG]
     assert saved.offset == (demo_copy / BLOG).stat().st_size
+
+
+def test_qdrant_server_lost_mid_run_and_back_through_qdrant_client(
+    demo_copy: Path, tmp_path: Path, embedder: FastEmbedEmbedder
+) -> None:
+    """qdrant-client against a stand-in that fails on demand: retried, then completes."""
+    import threading
+    import time
+
+    from .qdrant_standin import QdrantStandIn
+
+    with QdrantStandIn() as server:
+        env = {
+            "CONVERSATIONS_DIR": str(demo_copy),
+            "STATE_DIR": str(tmp_path / "state"),
+            "QDRANT_URL": server.url,
+            "UPSERT_BATCH_POINTS": "4",
+        }
+
+        def outage() -> None:  # once the first points are in, fail the next requests
+            deadline = time.monotonic() + 60
+            while server.upserts < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            with server.lock:
+                server.fail_next = 4
+
+        threading.Thread(target=outage, daemon=True).start()
+        result = run_cli("--once", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert server.failed == 4
+        assert "answered 503; retrying" in result.stderr
+        assert "the store answers again" in result.stderr
+        clean = tmp_path / "clean"
+        import anyio
+
+        from .test_live import run_once
+
+        anyio.run(run_once, demo_copy, clean, embedder)
+        assert set(server.points) == set(stored_points(clean))
+
+    with QdrantStandIn() as down:  # lost for good after the first points: exit 1
+        env = {
+            "CONVERSATIONS_DIR": str(demo_copy),
+            "STATE_DIR": str(tmp_path / "state2"),
+            "QDRANT_URL": down.url,
+            "UPSERT_BATCH_POINTS": "4",
+            "STORE_RETRY_TIMEOUT_S": "2",
+        }
+
+        def lost() -> None:
+            deadline = time.monotonic() + 60
+            while down.upserts < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            with down.lock:
+                down.fail_next = 10**9
+
+        threading.Thread(target=lost, daemon=True).start()
+        result = run_cli("--once", env=env)
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "stayed unreachable" in result.stderr and "giving up" in result.stderr
+        saved = ckpt.load(tmp_path / "state2" / "checkpoint.json")
+        with_points = {p["path"] for p in down.points.values()}
+        assert {rel for rel, f in saved.files.items() if f.offset > 0} <= with_points

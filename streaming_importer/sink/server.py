@@ -95,6 +95,11 @@ class ServerSink:
         """Transport failures become StoreUnavailableError, which the caller retries."""
         try:
             yield
+        except UnexpectedResponse as e:
+            # 5xx and 429 pass; anything else (a bad request) is a bug to crash on.
+            if e.status_code is not None and e.status_code < 500 and e.status_code != 429:
+                raise
+            raise StoreUnavailableError(f"Qdrant at {self._where} answered {e.status_code}") from e
         except _TRANSPORT_ERRORS as e:
             raise StoreUnavailableError(f"Qdrant at {self._where} did not answer: {e}") from e
 
