@@ -223,3 +223,75 @@ def test_qdrant_server_lost_mid_run_and_back_through_qdrant_client(
         saved = ckpt.load(tmp_path / "state2" / "checkpoint.json")
         with_points = {p["path"] for p in down.points.values()}
         assert {rel for rel, f in saved.files.items() if f.offset > 0} <= with_points
+
+
+def test_health_reports_a_lost_store_and_its_return(demo_copy: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from streaming_importer.control import query_running
+
+    from .conftest import ROOT
+    from .qdrant_standin import QdrantStandIn
+    from .test_live import BLOG, record
+
+    state = tmp_path / "state"
+    with QdrantStandIn() as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
+            "CONVERSATIONS_DIR": str(demo_copy),
+            "STATE_DIR": str(state),
+            "QDRANT_URL": server.url,
+            "CONTROL_PORT": "0",
+        }
+        with subprocess.Popen(
+            [sys.executable, "-m", "streaming_importer"],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        ) as proc:
+            try:
+                health = state / "importer.json"
+
+                def ask() -> dict[str, object]:
+                    answer = query_running(health, "/health", {})
+                    assert isinstance(answer, dict)
+                    return answer
+
+                deadline = time.monotonic() + 60
+                while not (health.exists() and server.points):
+                    assert time.monotonic() < deadline and proc.poll() is None
+                    time.sleep(0.1)
+                assert ask()["status"] == "ok"
+                with server.lock:
+                    server.fail_next = 10**9
+                with (demo_copy / BLOG).open("ab") as f:
+                    f.write(
+                        record(
+                            "eeeeeeee-1111-4111-8111-000000000001", "written while Qdrant is down"
+                        )
+                    )
+                while ask()["status"] != "degraded":
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                assert str(ask()["store"]).startswith("unreachable for")
+                with server.lock:
+                    server.fail_next = 0
+                while ask()["status"] != "ok":
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                assert any(
+                    p.get("message_uuid") == "eeeeeeee-1111-4111-8111-000000000001"
+                    for p in server.points.values()
+                )
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=30) == 0
+    assert (
+        json.loads((state / "checkpoint.json").read_text())["files"][BLOG]["offset"]
+        == (demo_copy / BLOG).stat().st_size
+    )
