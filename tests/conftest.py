@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,41 @@ def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
     )
 
 
+def clean_env(**env: str) -> dict[str, str]:
+    """This environment without the program's own variables, plus ``env``."""
+    own = ("QDRANT_", "STATE_DIR", "CONVERSATIONS_DIR")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(own)}, **env}
+
+
 def run_cli(
-    *args: str, env: Mapping[str, str], timeout: float = 600
+    *args: str,
+    env: Mapping[str, str],
+    timeout: float = 600,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m streaming_importer ARGS`` with ``env`` on top of a clean environment."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "STATE_DIR"))}
-    base.pop("CONVERSATIONS_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "streaming_importer", *args],
-        env={**base, **env},
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        preexec_fn=preexec_fn,
+    )
+
+
+def start_cli(*args: str, env: Mapping[str, str], capture: bool = False) -> subprocess.Popen[str]:
+    """Start ``python -m streaming_importer ARGS`` (a daemon, say) without waiting.
+
+    Its log is kept only with ``capture`` (read it, or a full pipe blocks it).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "streaming_importer", *args],
+        env=clean_env(**env),
+        cwd=ROOT,
+        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+        text=True,
     )
 
 

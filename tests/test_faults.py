@@ -17,7 +17,7 @@ from streaming_importer.errors import StoreUnavailableError
 from streaming_importer.sink import Point
 from streaming_importer.sink.edge import EdgeSink
 
-from .conftest import run_cli, settings_for, stored_points
+from .conftest import run_cli, settings_for, start_cli, stored_points
 
 
 class FlakySink(EdgeSink):
@@ -113,32 +113,15 @@ def test_read_only_state_folder_keeps_the_checkpoint_intact(
     demo_copy: Path, tmp_path: Path
 ) -> None:
     """The checkpoint cannot be written: exit 1 loudly, old checkpoint whole, no litter."""
-    import os
     import subprocess
-    import sys
 
-    from .conftest import ROOT
     from .test_live import BLOG, drop_file_capabilities, record
 
     state = tmp_path / "state"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
-        "CONVERSATIONS_DIR": str(demo_copy),
-        "STATE_DIR": str(state),
-        "CONTROL_PORT": "0",
-    }
-    cmd = [sys.executable, "-m", "streaming_importer", "--once"]
+    env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(state), "CONTROL_PORT": "0"}
 
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            cmd,
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            preexec_fn=drop_file_capabilities,
-            timeout=300,
-        )
+        return run_cli("--once", env=env, preexec_fn=drop_file_capabilities, timeout=300)
 
     assert run().returncode == 0
     before = (state / "checkpoint.json").read_bytes()
@@ -227,33 +210,23 @@ def test_qdrant_server_lost_mid_run_and_back_through_qdrant_client(
 
 def test_health_reports_a_lost_store_and_its_return(demo_copy: Path, tmp_path: Path) -> None:
     import json
-    import os
     import signal
-    import subprocess
-    import sys
     import time
 
     from streaming_importer.control import query_running
 
-    from .conftest import ROOT
     from .qdrant_standin import QdrantStandIn
     from .test_live import BLOG, record
 
     state = tmp_path / "state"
     with QdrantStandIn() as server:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
             "CONVERSATIONS_DIR": str(demo_copy),
             "STATE_DIR": str(state),
             "QDRANT_URL": server.url,
             "CONTROL_PORT": "0",
         }
-        with subprocess.Popen(
-            [sys.executable, "-m", "streaming_importer"],
-            env=env,
-            cwd=ROOT,
-            stderr=subprocess.DEVNULL,
-        ) as proc:
+        with start_cli(env=env) as proc:
             try:
                 health = state / "importer.json"
 

@@ -15,12 +15,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from .conftest import ROOT, run_cli, stored_points
+from .conftest import run_cli, start_cli, stored_points
 
 SOURCES = [
     "sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl",
@@ -56,14 +55,8 @@ def writer(corpus: Path, target: Path, seed: int, seconds: float, done: threadin
     done.set()
 
 
-def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "streaming_importer"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def start(env: dict[str, str]) -> subprocess.Popen[str]:
+    return start_cli(env=env)
 
 
 def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path: Path) -> None:
@@ -73,7 +66,6 @@ def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path:
     conversations.mkdir()
     state = tmp_path / "state"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
         "CONVERSATIONS_DIR": str(conversations),
         "STATE_DIR": str(state),
         "CONTROL_PORT": "0",

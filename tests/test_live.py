@@ -9,7 +9,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.errors import ExitCode
 from streaming_importer.sink.edge import EdgeSink
 
-from .conftest import ROOT, run_cli, settings_for, stored_points
+from .conftest import run_cli, settings_for, start_cli, stored_points
 
 BLOG = "-home-dev-blog/7f0b3d95-2e6c-4a81-b4d7-c9e18a5f2036.jsonl"
 MIGRATION = "-home-dev-shop-api/3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57.jsonl"
@@ -208,37 +207,16 @@ def drop_file_capabilities() -> None:
 def test_unreadable_file_is_retried_and_imported_once_readable(
     demo_copy: Path, tmp_path: Path
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
-        "CONVERSATIONS_DIR": str(demo_copy),
-        "STATE_DIR": str(tmp_path / "state"),
-    }
-    cmd = [sys.executable, "-m", "streaming_importer", "--once"]
+    env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(tmp_path / "state")}
     locked = demo_copy / BLOG
     locked.chmod(0o000)
-    first = subprocess.run(
-        cmd,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        preexec_fn=drop_file_capabilities,
-        timeout=300,
-    )
+    first = run_cli("--once", env=env, preexec_fn=drop_file_capabilities)
     assert first.returncode == 0, first.stderr[-2000:]
     assert first.stderr.count(f"cannot read {BLOG}") == 1  # said once, not per scan
     assert "4 files imported, 0 unchanged, 1 failed" in first.stderr
     assert BLOG not in ckpt.load(tmp_path / "state" / "checkpoint.json").files
     locked.chmod(0o644)
-    second = subprocess.run(
-        cmd,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        preexec_fn=drop_file_capabilities,
-        timeout=300,
-    )
+    second = run_cli("--once", env=env, preexec_fn=drop_file_capabilities)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "1 files imported" in second.stderr
     saved = ckpt.load(tmp_path / "state" / "checkpoint.json")
@@ -261,14 +239,7 @@ def daemon_env(demo_copy: Path, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def daemon(daemon_env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")}, **daemon_env}
-    with subprocess.Popen(
-        [sys.executable, "-m", "streaming_importer"],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with start_cli(env=daemon_env) as proc:
         try:
             yield proc
         finally:
@@ -351,19 +322,12 @@ def test_daemon_tails_appends_serves_search_and_stops_on_sigterm(
 
 def test_second_sigint_exits_at_once(corpus: Path, tmp_path: Path) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("QDRANT")},
         "CONVERSATIONS_DIR": str(corpus),
         "STATE_DIR": str(tmp_path / "state"),
         "CONTROL_PORT": "0",
         "SHUTDOWN_TIMEOUT_S": "60",
     }
-    with subprocess.Popen(
-        [sys.executable, "-m", "streaming_importer"],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with start_cli(env=env, capture=True) as proc:
         wait_for(lambda: (tmp_path / "state" / "importer.json").exists(), 60, "start-up")
         time.sleep(1.0)  # importing the corpus: far from done
         proc.send_signal(signal.SIGINT)
