@@ -112,6 +112,26 @@ class Mark:
 _Item = _WorkChunk | Mark | Control
 
 
+def _mark(f: SourceFile, cursor: Cursor, seg: _Segment, *, file_done: bool = False) -> Mark:
+    """The mark that follows a segment's chunks: the file's state after its lines."""
+    return Mark(
+        f.rel_path,
+        seg.end,
+        seg.context,
+        f.device,
+        f.inode,
+        f.size,
+        lines=seg.lines,
+        chunks=len(seg.chunks),
+        quarantined=seg.quarantined,
+        head_len=cursor.head_len,
+        head_hash=cursor.head_hash,
+        tail_len=seg.tail_len,
+        tail_hash=seg.tail_hash,
+        file_done=file_done,
+    )
+
+
 @dataclasses.dataclass(slots=True)
 class _Segment:
     """Consecutive lines of one block, their chunks, and the state after them."""
@@ -205,11 +225,11 @@ class Stats:
 
     def __str__(self) -> str:
         return (
-            f"files {self.files_imported} imported, {self.files_unchanged} unchanged, "
+            f"{self.files_imported} files imported, {self.files_unchanged} unchanged, "
             f"{self.files_failed} failed; {self.lines} lines, {self.chunks} chunks, "
-            f"{self.tokens_embedded} tokens embedded ({self.tokens_per_s():.0f} tokens/s), "
-            f"{self.tokens_reused} reused, {self.embed_seconds:.1f} s in the model, "
-            f"{self.quarantined} quarantined, {self.elapsed():.1f} s"
+            f"{self.tokens_embedded} tokens embedded in {self.elapsed():.1f} s "
+            f"({self.tokens_per_s():.0f} tokens/s), {self.tokens_reused} tokens reused from "
+            f"the cache, {self.embed_seconds:.1f} s in the model; {self.quarantined} quarantined"
         )
 
 
@@ -410,7 +430,7 @@ class Importer:
         if self._progress is not None:
             self._progress.update(self.stats)
         mem = memory.sample()
-        logger.info("done: %s; rss %.0f MiB, anon %.0f MiB", self.stats, mem.rss_mb, mem.anon_mb)
+        logger.info("done; rss %.0f MiB, anon %.0f MiB", mem.rss_mb, mem.anon_mb)
 
     # -- intake ------------------------------------------------------------
 
@@ -502,23 +522,7 @@ class Importer:
                 for seg in segments:
                     for work in seg.chunks:
                         await send.send(work)
-                    await send.send(
-                        Mark(
-                            f.rel_path,
-                            seg.end,
-                            seg.context,
-                            f.device,
-                            f.inode,
-                            f.size,
-                            lines=seg.lines,
-                            chunks=len(seg.chunks),
-                            quarantined=seg.quarantined,
-                            head_len=cursor.head_len,
-                            head_hash=cursor.head_hash,
-                            tail_len=seg.tail_len,
-                            tail_hash=seg.tail_hash,
-                        )
-                    )
+                    await send.send(_mark(f, cursor, seg))
                 if self._stop.is_set() or cursor.offset - start >= budget:
                     at_end = False
                     break
@@ -533,24 +537,10 @@ class Importer:
         cursor.eof_size = f.size
         if new:  # a new file with no complete line yet (empty, say): recorded all the same
             self._cursors[f.rel_path] = cursor
-        await send.send(
-            Mark(
-                f.rel_path,
-                cursor.offset,
-                cursor.context,
-                f.device,
-                f.inode,
-                f.size,
-                lines=0,
-                chunks=0,
-                quarantined=[],
-                head_len=cursor.head_len,
-                head_hash=cursor.head_hash,
-                tail_len=cursor.tail_len,
-                tail_hash=cursor.tail_hash,
-                file_done=True,
-            )
+        at_cursor = _Segment(
+            [], [], 0, cursor.offset, cursor.context, cursor.tail_len, cursor.tail_hash
         )
+        await send.send(_mark(f, cursor, at_cursor, file_done=True))
         return True
 
     def _parse_block(self, path: Path, lines: Sequence[Line], cursor: Cursor) -> list[_Segment]:

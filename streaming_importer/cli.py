@@ -133,24 +133,7 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
                 points = None  # the import is done; only the count is missing
         finally:
             sink.close()
-    stats = importer.stats
-    logger.info(
-        "summary: %d files imported, %d unchanged, %d failed; %d lines, %d chunks, "
-        "%d tokens embedded in %.1f s (%.0f tokens/s), %d tokens reused from the cache, "
-        "%.1f s in the model; %d quarantined; %s points in the collection",
-        stats.files_imported,
-        stats.files_unchanged,
-        stats.files_failed,
-        stats.lines,
-        stats.chunks,
-        stats.tokens_embedded,
-        stats.elapsed(),
-        stats.tokens_per_s(),
-        stats.tokens_reused,
-        stats.embed_seconds,
-        stats.quarantined,
-        points,
-    )
+    logger.info("summary: %s; %s points in the collection", importer.stats, points)
     if code == ExitCode.MEMORY_CEILING and once:
         logger.warning(
             "stopped at the memory ceiling with everything so far saved: run the same command "
