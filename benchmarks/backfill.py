@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.corpus_questions import distinctive_sentences  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
 from streaming_importer.embed import load_embedder  # noqa: E402
-from streaming_importer.search import search_sessions  # noqa: E402
+from streaming_importer.search import SearchQuery, search  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
@@ -99,9 +99,8 @@ def recall(corpus: Path, state: Path, variant: dict[str, str]) -> tuple[float, f
     at1 = at5 = 0
     try:
         for _, session, sentence in cases:
-            sessions = [
-                h.payload["session_id"] for h in search_sessions(embedder, sink, sentence, 5, {})
-            ]
+            found = search(embedder, sink, SearchQuery(sentence, limit=5))
+            sessions = [h.best.payload["session_id"] for h in found]
             at1 += sessions[:1] == [session]
             at5 += session in sessions
     finally:

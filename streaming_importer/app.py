@@ -55,8 +55,9 @@ from streaming_importer.embed import Embedder, VectorCache, padded_batches
 from streaming_importer.errors import ExitCode, StoreUnavailableError
 from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
+from streaming_importer.redact import redact
 from streaming_importer.report import status_report
-from streaming_importer.search import best_per_session, candidates, hit_json, project_filter
+from streaming_importer.search import SearchQuery, find
 from streaming_importer.sink import Point, Sink
 from streaming_importer.source import HEAD_BYTES, TAIL_BYTES, SourceFile, digest, read_span, scan
 from streaming_importer.tail import Line, read_line_blocks
@@ -101,6 +102,8 @@ class Mark:
     chunks: int
     #: Bad lines among them: (offset, length in bytes, reason).
     quarantined: list[tuple[int, int, str]]
+    #: Secrets replaced by markers in their text.
+    redacted: int = 0
     head_len: int = 0
     head_hash: str = ""
     tail_len: int = 0
@@ -124,6 +127,7 @@ def _mark(f: SourceFile, cursor: Cursor, seg: _Segment, *, file_done: bool = Fal
         lines=seg.lines,
         chunks=len(seg.chunks),
         quarantined=seg.quarantined,
+        redacted=seg.redacted,
         head_len=cursor.head_len,
         head_hash=cursor.head_hash,
         tail_len=seg.tail_len,
@@ -143,6 +147,7 @@ class _Segment:
     context: FileContext
     tail_len: int
     tail_hash: str
+    redacted: int = 0
 
 
 @dataclasses.dataclass(slots=True)
@@ -208,6 +213,7 @@ class Stats:
     tokens_reused: int = 0
     embed_seconds: float = 0.0
     quarantined: int = 0
+    secrets_redacted: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -229,7 +235,8 @@ class Stats:
             f"{self.files_failed} failed; {self.lines} lines, {self.chunks} chunks, "
             f"{self.tokens_embedded} tokens embedded in {self.elapsed():.1f} s "
             f"({self.tokens_per_s():.0f} tokens/s), {self.tokens_reused} tokens reused from "
-            f"the cache, {self.embed_seconds:.1f} s in the model; {self.quarantined} quarantined"
+            f"the cache, {self.embed_seconds:.1f} s in the model; {self.quarantined} quarantined, "
+            f"{self.secrets_redacted} secrets redacted"
         )
 
 
@@ -389,23 +396,14 @@ class Importer:
 
     async def _answer(self, path: str, params: dict[str, str]) -> Any:
         if path == "/search":
-            query = params.get("q", "").strip()
-            if not query:
-                raise ValueError("the query parameter q is required")
-            limit = int(params.get("limit", "10"))
-            if not 1 <= limit <= 1000:
-                raise ValueError("limit must be between 1 and 1000")
+            query = SearchQuery.from_params(params)
             vectors = await anyio.to_thread.run_sync(
-                self._embedder.embed, [query], limiter=self._model_thread
+                self._embedder.embed, [query.text], limiter=self._model_thread
             )
             hits = await anyio.to_thread.run_sync(
-                self._sink.search,
-                vectors[0],
-                candidates(limit),
-                project_filter(params.get("project")),
-                limiter=self._store_thread,
+                find, self._sink, vectors[0], query, limiter=self._store_thread
             )
-            return [hit_json(h) for h in best_per_session(hits, limit)]
+            return [h.to_json() for h in hits]
         if path == "/status":
             points = await anyio.to_thread.run_sync(self._sink.count, limiter=self._store_thread)
             report = await anyio.to_thread.run_sync(
@@ -554,7 +552,7 @@ class Importer:
         chunks: list[_WorkChunk] = []
         quarantined: list[tuple[int, int, str]] = []
         context = cursor.context
-        first = 0
+        first = redacted = 0
         for i, line in enumerate(lines):
             if line.overlong:
                 quarantined.append((line.start, line.end - line.start, "line too long"))
@@ -565,6 +563,12 @@ class Importer:
                     # Recorded; a torn line still yields the record salvaged from it.
                     quarantined.append((line.start, line.end - line.start, result.error))
                 for message in result.messages:
+                    if self.settings.redact_secrets:
+                        # Before chunking: no secret reaches the model or the store.
+                        text, found = redact(message.text)
+                        if found:
+                            message = dataclasses.replace(message, text=text)
+                            redacted += sum(found.values())
                     for chunk in self._chunker.chunk(message):
                         chunks.append(_WorkChunk(chunk, context.rel_path, line.start))
             if len(chunks) >= _MARK_EVERY_CHUNKS or i == len(lines) - 1:
@@ -578,9 +582,10 @@ class Importer:
                         context,
                         len(tail),
                         digest(tail),
+                        redacted,
                     )
                 )
-                chunks, quarantined, first = [], [], i + 1
+                chunks, quarantined, first, redacted = [], [], i + 1, 0
         end = lines[-1].end
         # Identity hashes for the new offset (see tracking.py).
         if cursor.head_len < min(end, HEAD_BYTES):
@@ -807,6 +812,8 @@ class Importer:
         self.stats.lines += mark.lines
         self._state.totals.lines += mark.lines
         self._lines_since_save += mark.lines
+        self.stats.secrets_redacted += mark.redacted
+        self._state.totals.secrets_redacted += mark.redacted
         if mark.quarantined:
             self.stats.quarantined += len(mark.quarantined)
             self._state.totals.quarantined += len(mark.quarantined)

@@ -76,6 +76,7 @@ class Totals:
     tokens_reused: int = 0
     embed_seconds: float = 0.0
     quarantined: int = 0
+    secrets_redacted: int = 0
 
 
 @dataclasses.dataclass(slots=True)

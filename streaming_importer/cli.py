@@ -7,6 +7,7 @@ settings, runs the app and maps the outcome to an exit code.
 from __future__ import annotations
 
 import argparse
+import datetime
 import fcntl
 import logging
 import os
@@ -25,7 +26,7 @@ import orjson
 from streaming_importer import __version__, memory
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer, Stats
-from streaming_importer.config import Settings
+from streaming_importer.config import Settings, parse_duration
 from streaming_importer.control import query_running
 from streaming_importer.errors import (
     ConfigError,
@@ -36,7 +37,7 @@ from streaming_importer.errors import (
     StoreUnavailableError,
 )
 from streaming_importer.report import status_report
-from streaming_importer.search import hit_json, project_filter, search_sessions
+from streaming_importer.search import SearchQuery, parse_kinds, parse_when, search
 from streaming_importer.sink import Sink, check_identity, open_sink
 
 __all__ = ["main"]
@@ -85,12 +86,41 @@ def _parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="import what is not yet imported, then exit"
     )
     sub = parser.add_subparsers(dest="command")
-    search = sub.add_parser("search", help="search the imported conversations")
+    search = sub.add_parser(
+        "search",
+        help="search the imported conversations",
+        description="Search the imported conversations: one result per session, its best "
+        "chunk with the text around it. Times: a date (2025-06-01), a date and time "
+        "(2025-06-01T14:30, local unless a zone is given) or a duration back from now "
+        "(30m, 12h, 7d, 2w).",
+    )
     search.add_argument("query")
     search.add_argument(
         "--limit", type=int, default=10, help="sessions to show, best chunk each (default 10)"
     )
     search.add_argument("--project", help="a project path, or just its last folder name")
+    search.add_argument("--session", help="only this session id")
+    search.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        help="only these kinds (repeat or comma-separate): prompt, answer, thinking, "
+        "tool_call, tool_result, summary",
+    )
+    search.add_argument("--since", help="only messages at or after this time")
+    search.add_argument("--until", help="only messages before this time (a date: its end)")
+    recent = search.add_mutually_exclusive_group()
+    recent.add_argument(
+        "--recent",
+        nargs="?",
+        const="",
+        metavar="HALF_LIFE",
+        help="weigh recent messages up; the bonus halves every HALF_LIFE "
+        "(default SEARCH_HALF_LIFE, 30d)",
+    )
+    recent.add_argument(
+        "--no-recent", action="store_true", help="pure similarity (overrides SEARCH_RECENT)"
+    )
     search.add_argument("--json", action="store_true", help="print a JSON array")
     status = sub.add_parser("status", help="what is imported and what is pending")
     status.add_argument("--json", action="store_true", help="print a JSON object")
@@ -297,32 +327,73 @@ def _setup_logging(level: str, *, quiet: bool) -> Any:
 # -- search and status -----------------------------------------------------
 
 
-def _search(settings: Settings, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise ConfigError(f"--limit={args.limit} must be at least 1")
+def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
+    """The command line's search, with times resolved now (also for a running importer)."""
+    now = datetime.datetime.now(datetime.UTC)
+    half_life: float | None = None
+    if args.recent is not None or (settings.search_recent and not args.no_recent):
+        half_life = settings.search_half_life_s
+        if args.recent:
+            try:
+                half_life = parse_duration(args.recent)
+            except ValueError as e:
+                raise ConfigError(f"--recent {e}") from None
     try:
-        hits = _search_store(settings, args)
+        return SearchQuery(
+            text=args.query,
+            limit=args.limit,
+            project=args.project,
+            session=args.session,
+            kinds=parse_kinds(",".join(args.kind)),
+            since=parse_when(args.since, now) if args.since else None,
+            until=parse_when(args.until, now, end=True) if args.until else None,
+            half_life_s=half_life,
+        )
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    query = _search_query(settings, args)
+    try:
+        hits = _search_store(settings, query)
     except StoreLockedError as locked:
-        params = {"q": args.query, "limit": str(args.limit), "project": args.project or ""}
-        hits = _ask_running_importer(settings, "/search", params, locked)
+        hits = _ask_running_importer(settings, "/search", query.to_params(), locked)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(hits, option=orjson.OPT_INDENT_2) + b"\n")
         return ExitCode.OK
     if not hits:
         print("no hits")  # noqa: T201
-    for rank, p in enumerate(hits, 1):
-        when = (p.get("timestamp") or "")[:16].replace("T", " ")
-        snippet = " ".join(str(p.get("text", "")).split())
-        if len(snippet) > 240:
-            snippet = snippet[:239] + "…"
-        print(  # noqa: T201
-            f"{rank:>2}. {p['score']:.3f}  {when or '-':<16}  {p.get('project') or '-'}  "
-            f"session {p.get('session_id')}  [{p.get('kind')}]\n    {snippet}"
-        )
+    for rank, hit in enumerate(hits, 1):
+        print(_format_hit(rank, hit))  # noqa: T201
     return ExitCode.OK
 
 
-def _search_store(settings: Settings, args: argparse.Namespace) -> list[dict[str, Any]]:
+def _format_hit(rank: int, p: Mapping[str, Any]) -> str:
+    """One result as a few lines: where and when, the match in its context, how to resume."""
+    when = (p.get("timestamp") or "")[:16].replace("T", " ")
+    branch = f"  ({p['git_branch']})" if p.get("git_branch") else ""
+    more = f", {p['matches']} matching chunks" if p.get("matches", 1) > 1 else ""
+    lines = [
+        f"{rank:>2}. {p['score']:.3f}  {when or '-'}  {p.get('project') or '-'}{branch}",
+        f"    session {p.get('session_id')}  [{p.get('kind')}{more}]",
+    ]
+    before = _clip(p.get("context_before", ""), 160, keep_end=True)
+    after = _clip(p.get("context_after", ""), 160)
+    text = _clip(p.get("text", ""), 400)
+    lines.append("    " + " ".join(t for t in (before, f">>> {text} <<<", after) if t))
+    lines.append(f"    resume: {p.get('resume')}")
+    return "\n".join(lines)
+
+
+def _clip(text: Any, n: int, *, keep_end: bool = False) -> str:
+    flat = " ".join(str(text or "").split())
+    if len(flat) <= n:
+        return flat
+    return "…" + flat[-n + 1 :] if keep_end else flat[: n - 1] + "…"
+
+
+def _search_store(settings: Settings, query: SearchQuery) -> list[dict[str, Any]]:
     from streaming_importer.embed import load_embedder
 
     sink = open_sink(settings)
@@ -332,10 +403,10 @@ def _search_store(settings: Settings, args: argparse.Namespace) -> list[dict[str
         sink.open(None, create=False)
         embedder = load_embedder(settings)
         check_identity(sink.stored_identity(), embedder.identity, "the collection")
-        hits = search_sessions(embedder, sink, args.query, args.limit, project_filter(args.project))
+        hits = search(embedder, sink, query)
     finally:
         sink.close()
-    return [hit_json(h) for h in hits]
+    return [h.to_json() for h in hits]
 
 
 def _ask_running_importer(

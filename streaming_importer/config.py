@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from streaming_importer.errors import ConfigError
 
-__all__ = ["DEFAULT_MODEL", "Settings"]
+__all__ = ["DEFAULT_MODEL", "Settings", "is_duration", "parse_duration"]
 
 #: The default embedding model, assembled offline from two PyPI packages.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -77,6 +77,13 @@ class Settings:
     rescan_interval_s: float
     #: Bytes read from one transcript before the others get their turn.
     fair_slice_bytes: int
+    #: Replace API keys, tokens, passwords and private keys with
+    #: ``[REDACTED:<kind>]`` before embedding and storage.
+    redact_secrets: bool
+    #: ``search`` weighs recent messages up by default (``--no-recent`` off).
+    search_recent: bool
+    #: Age at which a message's recency bonus has halved, in seconds.
+    search_half_life_s: float
     #: Remove the points of a transcript that was deleted from the folder.
     delete_removed_files: bool
     #: Anonymous memory (MiB) above which the importer finishes what is in
@@ -122,6 +129,9 @@ class Settings:
             rescan_interval_s=env.float("RESCAN_INTERVAL_S", 30.0, low=0.5, high=86400.0),
             fair_slice_bytes=env.int("FAIR_SLICE_BYTES", 4 << 20, low=4096, high=1 << 34),
             delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", _parse_bool),
+            redact_secrets=env.get("REDACT_SECRETS", "true", _parse_bool),
+            search_recent=env.get("SEARCH_RECENT", "false", _parse_bool),
+            search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", parse_duration),
             control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
@@ -240,6 +250,23 @@ def _parse_bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def is_duration(text: str) -> bool:
+    """Whether ``text`` has the form of a :func:`parse_duration` value."""
+    return _DURATION.match(text) is not None
+
+
+def parse_duration(text: str) -> float:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"90s"`` -> seconds."""
+    m = _DURATION.match(text)
+    if m is None or float(m.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration (use e.g. 30m, 12h, 7d, 2w)")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def _parse_log_level(value: str) -> str:

@@ -31,6 +31,7 @@ def status_report(
         "pending_bytes": pending,
         "points": points,
         "quarantined": state.totals.quarantined,
+        "secrets_redacted": state.totals.secrets_redacted,
         "lines": state.totals.lines,
         "chunks": state.totals.chunks,
         "tokens_embedded": state.totals.tokens_embedded,

@@ -1,38 +1,154 @@
-"""Queries: embed the question, find the nearest chunks, one hit per session.
+"""Queries: filters, one hit per session, recency, and the context of a hit.
 
 People ask "which conversation was that?", so a result is a session, shown by
-its best-matching chunk. The store is asked for several times more chunks
-than sessions wanted, because one long session often fills the top ranks
-with near-identical chunks.
+its best-matching chunk with the chunks around it from the same message. The
+store is asked for several times more chunks than sessions wanted, because
+one long session often fills the top ranks with near-identical chunks.
+
+Recency (optional) multiplies each chunk's similarity by
+``0.5 + 0.5 * 2 ** (-age / half_life)``, age from the message's own
+timestamp: a message one half-life old keeps 75% of its similarity, a very
+old one 50%, so recency breaks near-ties but never buries a clear match.
+
+Everything here but :func:`search` is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from streaming_importer.config import is_duration, parse_duration
 from streaming_importer.embed import Embedder
-from streaming_importer.sink import Hit, Sink
+from streaming_importer.sink import Hit, Sink, Where
 
 __all__ = [
-    "best_per_session",
+    "KINDS",
+    "SearchQuery",
+    "SessionHit",
     "candidates",
-    "hit_json",
-    "project_filter",
-    "search_sessions",
+    "find",
+    "group_by_session",
+    "parse_duration",
+    "parse_kinds",
+    "parse_when",
+    "recency_factor",
+    "search",
 ]
 
+#: Message kinds a chunk can have (``--kind``).
+KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary")
 #: Chunks fetched per session asked for (at least 50).
 OVERSAMPLE = 10
+#: Chunks of one message read to find a hit's neighbours.
+_MESSAGE_CHUNKS_MAX = 512
 
 
-def project_filter(project: str | None) -> dict[str, str]:
-    """A payload match for ``--project``: a full path, or just its last folder name."""
-    if not project:
-        return {}
-    if "/" in project.strip("/"):
-        return {"project": project.rstrip("/") or "/"}
-    return {"project_name": project.strip("/")}
+def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> str:
+    """A ``--since``/``--until`` value -> an ISO 8601 UTC instant.
+
+    Accepts a duration back from ``now`` ("7d"), a date ("2025-06-01") or a
+    date and time ("2025-06-01T14:30", "2025-06-01 14:30+02:00"). Times with
+    no zone are local time. With ``end``, a bare date means the end of that
+    day (``--until 2025-06-01`` includes June 1st).
+    """
+    text = text.strip()
+    if is_duration(text):
+        return _iso(now - dt.timedelta(seconds=parse_duration(text)))
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date, a date and time, or a duration like 7d"
+        ) from None
+    if end and len(text) == 10:  # a bare date
+        when += dt.timedelta(days=1)
+    if when.tzinfo is None:
+        when = when.astimezone()  # local time
+    return _iso(when)
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for, and where. Times are ISO 8601 UTC (see :func:`parse_when`)."""
+
+    text: str
+    limit: int = 10
+    #: A project's full path, or just its last folder name.
+    project: str | None = None
+    session: str | None = None
+    kinds: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    #: Recency half-life in seconds; None means pure similarity.
+    half_life_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("the query is empty")
+        if not 1 <= self.limit <= 1000:
+            raise ValueError(f"limit={self.limit} must be between 1 and 1000")
+        for kind in self.kinds:
+            if kind not in KINDS:
+                raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        if self.half_life_s is not None and self.half_life_s <= 0:
+            raise ValueError("the recency half-life must be positive")
+
+    def where(self) -> Where:
+        equals: dict[str, str | tuple[str, ...]] = {}
+        if self.project:
+            if "/" in self.project.strip("/"):
+                equals["project"] = self.project.rstrip("/") or "/"
+            else:
+                equals["project_name"] = self.project.strip("/")
+        if self.session:
+            equals["session_id"] = self.session
+        if self.kinds:
+            equals["kind"] = self.kinds if len(self.kinds) > 1 else self.kinds[0]
+        return Where(equals, since=self.since, until=self.until)
+
+    def to_params(self) -> dict[str, str]:
+        """As query parameters for the running importer's ``/search``."""
+        params = {"q": self.text, "limit": str(self.limit)}
+        for key, value in (
+            ("project", self.project),
+            ("session", self.session),
+            ("kind", ",".join(self.kinds)),
+            ("since", self.since),
+            ("until", self.until),
+            ("half_life_s", None if self.half_life_s is None else repr(self.half_life_s)),
+        ):
+            if value:
+                params[key] = value
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> SearchQuery:
+        """The inverse of :meth:`to_params`; raises ValueError on a bad value."""
+        half_life = params.get("half_life_s")
+        return cls(
+            text=params.get("q", ""),
+            limit=int(params.get("limit", "10")),
+            project=params.get("project") or None,
+            session=params.get("session") or None,
+            kinds=parse_kinds(params.get("kind", "")),
+            since=params.get("since") or None,
+            until=params.get("until") or None,
+            half_life_s=float(half_life) if half_life else None,
+        )
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """``"prompt,tool call"`` -> ``("prompt", "tool_call")``."""
+    kinds = (k.strip().lower().replace("-", "_").replace(" ", "_") for k in text.split(","))
+    return tuple(k for k in kinds if k)
 
 
 def candidates(limit: int) -> int:
@@ -40,26 +156,138 @@ def candidates(limit: int) -> int:
     return max(limit * OVERSAMPLE, 50)
 
 
-def best_per_session(hits: Iterable[Hit], limit: int) -> list[Hit]:
-    """The first (best) hit of each session, for at most ``limit`` sessions."""
-    best: dict[str, Hit] = {}
-    for hit in hits:  # sorted by score, best first
+def recency_factor(timestamp: str | None, now: dt.datetime, half_life_s: float) -> float:
+    """Between 0.5 (very old, or no timestamp) and 1.0 (now)."""
+    if not timestamp:
+        return 0.5
+    try:
+        when = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return 0.5
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    age = max((now - when).total_seconds(), 0.0)
+    return 0.5 + 0.5 * float(2.0 ** (-age / half_life_s))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionHit:
+    """One session in the results: its best chunk and what surrounds it."""
+
+    best: Hit
+    #: The ranking score: similarity, times the recency factor if asked.
+    score: float
+    #: Chunks of this session among the candidates fetched.
+    matches: int
+    #: Text of the same message just before and after the best chunk.
+    before: str = ""
+    after: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``search --json`` prints it (and the control port sends it)."""
+        p = self.best.payload
+        return {
+            "score": round(self.score, 4),
+            "similarity": round(self.best.score, 4),
+            "matches": self.matches,
+            "id": self.best.id,
+            **p,
+            "context_before": self.before,
+            "context_after": self.after,
+            "resume": resume_command(p),
+        }
+
+
+def resume_command(payload: Mapping[str, Any]) -> str:
+    """The shell command that reopens the session in Claude Code."""
+    # Sessions are found per project folder, so resume from there.
+    command = f"claude --resume {payload.get('session_id')}"
+    cwd = payload.get("project") or payload.get("cwd")
+    return f"cd {_shell_quote(cwd)} && {command}" if cwd else command
+
+
+def _shell_quote(path: str) -> str:
+    if re.fullmatch(r"[\w@%+=:,./-]+", path):
+        return path
+    return "'" + path.replace("'", "'\"'\"'") + "'"
+
+
+def group_by_session(
+    hits: Iterable[Hit], limit: int, now: dt.datetime, half_life_s: float | None
+) -> list[SessionHit]:
+    """The best chunk of each session (after recency), for at most ``limit`` sessions."""
+    best: dict[str, tuple[float, Hit]] = {}
+    matches: dict[str, int] = {}
+    for hit in hits:
+        score = hit.score
+        if half_life_s is not None:
+            score *= recency_factor(hit.payload.get("timestamp"), now, half_life_s)
         session = str(hit.payload.get("session_id"))
-        if session not in best:
-            best[session] = hit
-            if len(best) == limit:
-                break
-    return list(best.values())
+        matches[session] = matches.get(session, 0) + 1
+        if session not in best or score > best[session][0]:
+            best[session] = (score, hit)
+    ranked = sorted(best.items(), key=lambda item: item[1][0], reverse=True)[:limit]
+    return [SessionHit(hit, score, matches[s]) for s, (score, hit) in ranked]
 
 
-def search_sessions(
-    embedder: Embedder, sink: Sink, query: str, limit: int, match: Mapping[str, str]
-) -> list[Hit]:
-    """The best chunk of each of the ``limit`` best-matching sessions, best first."""
-    vector = embedder.embed([query])[0]
-    return best_per_session(sink.search(vector, candidates(limit), match), limit)
+def neighbours(hit: Hit, message_chunks: Sequence[Hit]) -> tuple[str, str]:
+    """The text before and after ``hit`` within its message, overlap removed."""
+    part, index = hit.payload.get("part"), hit.payload.get("chunk_index")
+    if not isinstance(index, int):
+        return "", ""
+    by_index = {
+        h.payload.get("chunk_index"): str(h.payload.get("text", ""))
+        for h in message_chunks
+        if h.payload.get("part") == part
+    }
+    text = str(hit.payload.get("text", ""))
+    before = _drop_suffix_overlap(by_index.get(index - 1, ""), text)
+    after = _drop_prefix_overlap(text, by_index.get(index + 1, ""))
+    return before, after
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    """A hit as the JSON object ``search --json`` prints."""
-    return {"score": round(hit.score, 4), "id": hit.id, **hit.payload}
+#: Shortest shared text taken for the chunk overlap, in characters (shorter
+#: is more likely a coincidence, like one shared letter).
+_MIN_OVERLAP_CHARS = 8
+
+
+def _drop_suffix_overlap(before: str, text: str) -> str:
+    """``before`` without its end that ``text`` repeats at its start."""
+    for k in range(min(len(before), len(text)), _MIN_OVERLAP_CHARS - 1, -1):
+        if before.endswith(text[:k]):
+            return before[:-k].rstrip()
+    return before
+
+
+def _drop_prefix_overlap(text: str, after: str) -> str:
+    """``after`` without its start that ``text`` already ends with."""
+    for k in range(min(len(text), len(after)), _MIN_OVERLAP_CHARS - 1, -1):
+        if text.endswith(after[:k]):
+            return after[k:].lstrip()
+    return after
+
+
+def search(
+    embedder: Embedder, sink: Sink, query: SearchQuery, now: dt.datetime | None = None
+) -> list[SessionHit]:
+    """The ``query.limit`` best sessions for ``query``, best first, with context."""
+    return find(sink, embedder.embed([query.text])[0], query, now)
+
+
+def find(
+    sink: Sink, vector: Sequence[float], query: SearchQuery, now: dt.datetime | None = None
+) -> list[SessionHit]:
+    """:func:`search` with the query already embedded as ``vector``."""
+    now = now or dt.datetime.now(dt.UTC)
+    hits = sink.search(vector, candidates(query.limit), query.where())
+    results = []
+    for found in group_by_session(hits, query.limit, now, query.half_life_s):
+        p = found.best.payload
+        if p.get("message_uuid"):
+            same_message = Where(
+                {"session_id": str(p.get("session_id")), "message_uuid": str(p["message_uuid"])}
+            )
+            before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
+            found = dataclasses.replace(found, before=before, after=after)
+        results.append(found)
+    return results

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from streaming_importer import checkpoint as ckpt
+from streaming_importer.app import Importer
 from streaming_importer.config import Settings
 from streaming_importer.embed import FastEmbedEmbedder, load_embedder
+from streaming_importer.errors import ExitCode
 from streaming_importer.sink import Sink
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
@@ -95,6 +98,22 @@ def all_points(sink: Sink) -> dict[str, dict[str, Any]]:
         out.update({str(r.id): dict(r.payload or {}) for r in records})
         if next_page is None:
             return out
+
+
+async def import_once(
+    conversations: Path,
+    state: Path,
+    embedder: FastEmbedEmbedder,
+    sink: Sink | None = None,
+    **env: str,
+) -> tuple[Importer, Sink]:
+    """Import ``conversations`` once in this process; the sink is left open."""
+    settings = settings_for(conversations, state, **env)
+    sink = sink or EdgeSink(settings.store_dir, settings.collection_name)
+    sink.open(embedder.identity)
+    importer = Importer(settings, embedder, sink, ckpt.load(settings.checkpoint_path))
+    assert await importer.run(once=True) == ExitCode.OK
+    return importer, sink
 
 
 def stored_points(state: Path) -> dict[str, dict[str, Any]]:

@@ -15,29 +15,12 @@ from benchmarks.corpus_questions import distinctive_sentences
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
 from streaming_importer.embed import FastEmbedEmbedder
-from streaming_importer.errors import ExitCode
-from streaming_importer.search import search_sessions
-from streaming_importer.sink import Hit, Point, Sink
+from streaming_importer.search import SearchQuery, search
+from streaming_importer.sink import Point, Sink, Where
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
-from .conftest import all_points, run_cli, settings_for
-
-
-async def import_once(
-    conversations: Path,
-    state: Path,
-    embedder: FastEmbedEmbedder,
-    sink: Sink | None = None,
-    **env: str,
-) -> tuple[Importer, Sink]:
-    settings = settings_for(conversations, state, **env)
-    sink = sink or EdgeSink(settings.store_dir, settings.collection_name)
-    sink.open(embedder.identity)
-    importer = Importer(settings, embedder, sink, ckpt.load(settings.checkpoint_path))
-    assert await importer.run(once=True) == ExitCode.OK
-    return importer, sink
-
+from .conftest import all_points, import_once, run_cli, settings_for
 
 # -- the whole corpus, through the real command line ----------------------
 
@@ -79,8 +62,8 @@ def test_search_finds_the_session_of_a_sentence_from_any_transcript(
     try:
         misses = []
         for name, session, sentence in cases:
-            hits: Sequence[Hit] = search_sessions(embedder, sink, sentence, 5, {})
-            if session not in {h.payload["session_id"] for h in hits}:
+            hits = search(embedder, sink, SearchQuery(sentence, limit=5))
+            if session not in {h.best.payload["session_id"] for h in hits}:
                 misses.append((name, sentence))
     finally:
         sink.close()
@@ -207,7 +190,7 @@ async def test_server_sink_stores_the_same_points_as_the_edge_sink(
     _, server = await import_once(demo_copy, tmp_path / "server", embedder, sink=server_sink)
     try:
         assert all_points(server) == all_points(edge)
-        hits = server.search(embedder.embed(["why did the webhook test fail"])[0], 3, {})
+        hits = server.search(embedder.embed(["why did the webhook test fail"])[0], 3, Where())
         assert hits[0].payload["session_id"] == "9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608"
     finally:
         edge.close()

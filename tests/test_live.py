@@ -19,10 +19,9 @@ import pytest
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
 from streaming_importer.embed import FastEmbedEmbedder
-from streaming_importer.errors import ExitCode
 from streaming_importer.sink.edge import EdgeSink
 
-from .conftest import run_cli, settings_for, start_cli, stored_points
+from .conftest import import_once, run_cli, settings_for, start_cli, stored_points
 
 BLOG = "-home-dev-blog/7f0b3d95-2e6c-4a81-b4d7-c9e18a5f2036.jsonl"
 MIGRATION = "-home-dev-shop-api/3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57.jsonl"
@@ -31,14 +30,8 @@ MIGRATION = "-home-dev-shop-api/3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57.jsonl"
 async def run_once(
     conversations: Path, state: Path, embedder: FastEmbedEmbedder, **env: str
 ) -> Importer:
-    settings = settings_for(conversations, state, **env)
-    sink = EdgeSink(settings.store_dir, settings.collection_name)
-    sink.open(embedder.identity)
-    try:
-        importer = Importer(settings, embedder, sink, ckpt.load(settings.checkpoint_path))
-        assert await importer.run(once=True) == ExitCode.OK
-    finally:
-        sink.close()
+    importer, sink = await import_once(conversations, state, embedder, **env)
+    sink.close()
     return importer
 
 

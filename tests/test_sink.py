@@ -8,7 +8,7 @@ import pytest
 
 from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import ModelMismatchError, StoreLockedError
-from streaming_importer.sink import Point, Sink
+from streaming_importer.sink import Point, Sink, Where
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
@@ -46,10 +46,10 @@ def test_upsert_search_count_and_filter(sink: Sink) -> None:
     )
     sink.flush()
     assert sink.count() == 3
-    hits = sink.search([1, 0, 0, 0], 2, {})
+    hits = sink.search([1, 0, 0, 0], 2, Where())
     assert [h.payload["text"] for h in hits] == ["t1", "t2"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-    shop = sink.search([1, 0, 0, 0], 5, {"project_name": "shop"})
+    shop = sink.search([1, 0, 0, 0], 5, Where({"project_name": "shop"}))
     assert [h.payload["text"] for h in shop] == ["t1", "t3"]
     # The same id again is an update, not a second point.
     sink.upsert([point(1, "/home/a/shop", [1, 0, 0, 0])])
@@ -93,6 +93,6 @@ def test_reading_a_missing_collection_creates_nothing(tmp_path: Path) -> None:
     s = EdgeSink(tmp_path / "qdrant", "c")
     s.open(IDENTITY, create=False)
     assert s.count() == 0
-    assert s.search([1, 0, 0, 0], 3, {}) == []
+    assert s.search([1, 0, 0, 0], 3, Where()) == []
     s.close()
     assert not (tmp_path / "qdrant").exists()

@@ -27,12 +27,21 @@ __all__ = [
     "Hit",
     "Point",
     "Sink",
+    "Where",
     "check_identity",
     "open_sink",
 ]
 
 #: Payload fields with a keyword index (exact-match filters).
-KEYWORD_FIELDS = ("source", "project", "project_name", "session_id", "kind", "path")
+KEYWORD_FIELDS = (
+    "source",
+    "project",
+    "project_name",
+    "session_id",
+    "message_uuid",
+    "kind",
+    "path",
+)
 #: Payload fields with a datetime index (range filters).
 DATETIME_FIELDS = ("timestamp",)
 
@@ -44,6 +53,20 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Where:
+    """A payload filter: every condition given must hold.
+
+    ``equals`` maps a field to one value, or to a tuple of values of which
+    one must match. ``since`` (inclusive) and ``until`` (exclusive) bound the
+    ``timestamp`` field; ISO 8601 strings with a time zone.
+    """
+
+    equals: Mapping[str, str | tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    since: str | None = None
+    until: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,8 +105,12 @@ class Sink(Protocol):
         """Make acknowledged points durable on disk (where the engine defers it)."""
         ...
 
-    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
-        """The ``limit`` nearest points whose payload equals ``match`` on every key."""
+    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
+        """The ``limit`` nearest points that satisfy ``where``, nearest first."""
+        ...
+
+    def scroll(self, where: Where, limit: int) -> list[Hit]:
+        """Up to ``limit`` points that satisfy ``where``, in no set order (score 0)."""
         ...
 
     def count(self) -> int:

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,14 @@ import qdrant_edge as qe
 
 from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import StoreError, StoreLockedError
-from streaming_importer.sink import DATETIME_FIELDS, KEYWORD_FIELDS, Hit, Point, check_identity
+from streaming_importer.sink import (
+    DATETIME_FIELDS,
+    KEYWORD_FIELDS,
+    Hit,
+    Point,
+    Where,
+    check_identity,
+)
 
 __all__ = ["EdgeSink"]
 
@@ -119,22 +126,27 @@ class EdgeSink:
         if self._shard is not None:
             self._shard.flush()
 
-    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
+    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
         if self._shard is None:
             return []
-        conditions: list[Any] = [
-            qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in match.items()
-        ]
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(list(vector)),
             with_payload=True,
-            filter=qe.Filter(must=conditions) if conditions else None,
+            filter=_filter(where),
         )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in self._shard.query(request)
         ]
+
+    def scroll(self, where: Where, limit: int) -> list[Hit]:
+        if self._shard is None:
+            return []
+        records, _ = self._shard.scroll(
+            qe.ScrollRequest(limit=limit, filter=_filter(where), with_payload=True)
+        )
+        return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
     def count(self) -> int:
         if self._shard is None:
@@ -157,6 +169,18 @@ class EdgeSink:
                 self._shard = None
         finally:
             self._unlock()
+
+
+def _filter(where: Where) -> Any:
+    conditions: list[Any] = []
+    for key, value in where.equals.items():
+        match = qe.MatchAny(list(value)) if isinstance(value, tuple) else qe.MatchValue(value)
+        conditions.append(qe.FieldCondition(key, match=match))
+    if where.since or where.until:
+        conditions.append(
+            qe.FieldCondition("timestamp", range=qe.RangeDateTime(gte=where.since, lt=where.until))
+        )
+    return qe.Filter(must=conditions) if conditions else None
 
 
 def _path_filter(source: str, path: str) -> Any:

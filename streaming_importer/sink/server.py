@@ -8,8 +8,9 @@ advances the checkpoint on the strength of it.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -17,7 +18,14 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import StoreError, StoreUnavailableError
-from streaming_importer.sink import DATETIME_FIELDS, KEYWORD_FIELDS, Hit, Point, check_identity
+from streaming_importer.sink import (
+    DATETIME_FIELDS,
+    KEYWORD_FIELDS,
+    Hit,
+    Point,
+    Where,
+    check_identity,
+)
 
 __all__ = ["ServerSink"]
 
@@ -107,25 +115,30 @@ class ServerSink:
         # wait=True already made every upsert durable on the server.
         return None
 
-    def search(self, vector: Sequence[float], limit: int, match: Mapping[str, str]) -> list[Hit]:
+    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
         if not self._exists:
             return []
-        conditions: list[models.Condition] = [
-            models.FieldCondition(key=key, match=models.MatchValue(value=value))
-            for key, value in match.items()
-        ]
         with self._transient():
             result = self._client.query_points(
                 self._collection,
                 query=list(vector),
                 limit=limit,
                 with_payload=True,
-                query_filter=models.Filter(must=conditions) if conditions else None,
+                query_filter=_filter(where),
             )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in result.points
         ]
+
+    def scroll(self, where: Where, limit: int) -> list[Hit]:
+        if not self._exists:
+            return []
+        with self._transient():
+            records, _ = self._client.scroll(
+                self._collection, scroll_filter=_filter(where), limit=limit, with_payload=True
+            )
+        return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
     def count(self) -> int:
         if not self._exists:
@@ -146,6 +159,29 @@ class ServerSink:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _filter(where: Where) -> models.Filter | None:
+    conditions: list[models.Condition] = []
+    for key, value in where.equals.items():
+        match: models.MatchAny | models.MatchValue = (
+            models.MatchAny(any=list(value))
+            if isinstance(value, tuple)
+            else models.MatchValue(value=value)
+        )
+        conditions.append(models.FieldCondition(key=key, match=match))
+    if where.since or where.until:
+        conditions.append(
+            models.FieldCondition(
+                key="timestamp",
+                range=models.DatetimeRange(gte=_instant(where.since), lt=_instant(where.until)),
+            )
+        )
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _instant(iso: str | None) -> datetime.datetime | None:
+    return None if iso is None else datetime.datetime.fromisoformat(iso)
 
 
 def _path_filter(source: str, path: str) -> models.Filter:

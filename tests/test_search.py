@@ -1,0 +1,235 @@
+"""Search: filters, one result per session with its context, recency, resume command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from streaming_importer.embed import FastEmbedEmbedder
+from streaming_importer.search import (
+    SearchQuery,
+    group_by_session,
+    neighbours,
+    parse_kinds,
+    parse_when,
+    recency_factor,
+    search,
+)
+from streaming_importer.sink import Hit, Sink
+from streaming_importer.sink.edge import EdgeSink
+from streaming_importer.sink.server import ServerSink
+
+from .conftest import import_once, run_cli
+
+NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+WEBHOOK = "9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608"  # shop-api, 2026-10-02, fix/flaky-webhook-test
+BLOG = "7f0b3d95-2e6c-4a81-b4d7-c9e18a5f2036"  # blog, 2026-08-03
+
+
+# -- pure parts -------------------------------------------------------------
+
+
+def test_times_parse_as_durations_dates_and_instants() -> None:
+    assert parse_when("7d", NOW) == "2026-10-25T12:00:00.000Z"
+    assert parse_when("90m", NOW) == "2026-11-01T10:30:00.000Z"
+    assert parse_when("2026-10-02T14:30+02:00", NOW) == "2026-10-02T12:30:00.000Z"
+    local = dt.datetime(2026, 10, 2).astimezone()
+    assert parse_when("2026-10-02", NOW) == parse_when(local.isoformat(), NOW)
+    # --until a date includes that whole day.
+    assert parse_when("2026-10-02", NOW, end=True) == parse_when(
+        (local + dt.timedelta(days=1)).isoformat(), NOW
+    )
+    for bad in ("yesterday", "7", "-3d", "2026-13-01"):
+        with pytest.raises(ValueError):
+            parse_when(bad, NOW)
+
+
+def test_query_checks_its_fields_and_survives_the_control_port() -> None:
+    assert parse_kinds("prompt, Tool-Call,tool result") == ("prompt", "tool_call", "tool_result")
+    with pytest.raises(ValueError, match="kind 'tools'"):
+        SearchQuery("x", kinds=("tools",))
+    with pytest.raises(ValueError, match="limit=0"):
+        SearchQuery("x", limit=0)
+    with pytest.raises(ValueError, match="empty"):
+        SearchQuery("  ")
+    query = SearchQuery(
+        "webhook",
+        limit=3,
+        project="shop-api",
+        session=WEBHOOK,
+        kinds=("prompt", "answer"),
+        since="2026-10-01T00:00:00.000Z",
+        until="2026-10-03T00:00:00.000Z",
+        half_life_s=86400.0,
+    )
+    assert SearchQuery.from_params(query.to_params()) == query
+    where = query.where()
+    assert where.equals == {
+        "project_name": "shop-api",
+        "session_id": WEBHOOK,
+        "kind": ("prompt", "answer"),
+    }
+    assert SearchQuery("x", project="/home/dev/shop-api/").where().equals == {
+        "project": "/home/dev/shop-api"
+    }
+
+
+def hit(session: str, score: float, when: str | None, **payload: object) -> Hit:
+    return Hit(f"{session}-{score}", score, {"session_id": session, "timestamp": when, **payload})
+
+
+def test_recency_reorders_near_ties_but_never_buries_a_clear_match() -> None:
+    old, new = "2025-11-01T12:00:00Z", "2026-10-31T12:00:00Z"
+    assert recency_factor(NOW.isoformat(), NOW, 86400) == 1.0
+    assert recency_factor("2026-10-31T12:00:00Z", NOW, 86400) == 0.75
+    assert recency_factor(None, NOW, 86400) == 0.5
+    close = [hit("old", 0.62, old), hit("new", 0.60, new)]
+    assert [h.best.payload["session_id"] for h in group_by_session(close, 5, NOW, None)] == [
+        "old",
+        "new",
+    ]
+    ranked = group_by_session(close, 5, NOW, 30 * 86400)
+    assert [h.best.payload["session_id"] for h in ranked] == ["new", "old"]
+    assert ranked[0].score < 0.60  # a weight, not a bonus
+    clear = [hit("old", 0.9, old), hit("new", 0.3, new)]
+    ranked = group_by_session(clear, 5, NOW, 30 * 86400)
+    assert [h.best.payload["session_id"] for h in ranked] == ["old", "new"]
+
+
+def test_grouping_keeps_the_best_chunk_per_session_and_counts_the_rest() -> None:
+    hits = [hit("a", 0.9, None), hit("a", 0.8, None), hit("b", 0.7, None), hit("c", 0.6, None)]
+    grouped = group_by_session(hits, 2, NOW, None)
+    assert [(g.best.id, g.matches) for g in grouped] == [("a-0.9", 2), ("b-0.7", 1)]
+
+
+def test_neighbours_are_the_adjacent_chunks_of_the_same_part_without_the_overlap() -> None:
+    chunks = [
+        Hit("0", 0, {"part": 0, "chunk_index": 0, "text": "alpha beta gamma delta epsilon"}),
+        Hit("1", 0, {"part": 0, "chunk_index": 1, "text": "delta epsilon zeta eta theta"}),
+        Hit("2", 0, {"part": 0, "chunk_index": 2, "text": "eta theta iota kappa"}),
+        Hit("x", 0, {"part": 1, "chunk_index": 0, "text": "another part entirely"}),
+    ]
+    assert neighbours(chunks[1], chunks) == ("alpha beta gamma", "iota kappa")
+    assert neighbours(chunks[0], chunks) == ("", "zeta eta theta")
+    assert neighbours(chunks[3], chunks) == ("", "")
+
+
+# -- against both engines, with the real model ------------------------------
+
+
+@pytest.fixture(params=["edge", "server"])
+async def demo_sink(
+    request: pytest.FixtureRequest, demo_copy: Path, tmp_path: Path, embedder: FastEmbedEmbedder
+) -> AsyncIterator[Sink]:
+    """The demo imported into the embedded engine, or qdrant-client's server API."""
+    server = ServerSink.from_url(":memory:", None, "conversations")
+    _, sink = await import_once(
+        demo_copy, tmp_path / "state", embedder, sink=server if request.param == "server" else None
+    )
+    assert isinstance(sink, ServerSink if request.param == "server" else EdgeSink)
+    try:
+        yield sink
+    finally:
+        sink.close()
+
+
+Find = Callable[..., list[str]]
+
+
+@pytest.fixture
+def sessions(demo_sink: Sink, embedder: FastEmbedEmbedder) -> Find:
+    def find(text: str, **fields: object) -> list[str]:
+        hits = search(embedder, demo_sink, SearchQuery(text, **fields), now=NOW)  # type: ignore[arg-type]
+        return [str(h.best.payload["session_id"]) for h in hits]
+
+    return find
+
+
+def test_one_result_per_session_best_first(sessions: Find) -> None:
+    found = sessions("why did the webhook test fail", limit=10)
+    assert found[0] == WEBHOOK
+    assert len(found) == len(set(found)) == 4  # the demo's four sessions
+
+
+def test_each_filter_narrows_the_results(sessions: Find) -> None:
+    question = "why did the webhook test fail"
+    assert set(sessions(question, project="blog")) == {BLOG}
+    assert set(sessions(question, project="/home/dev/shop-api")) == {
+        WEBHOOK,
+        "3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57",
+        "e4a1f9c3-7d28-4b56-a0e2-95c3d8b7f14a",
+    }
+    assert sessions(question, session=BLOG) == [BLOG]
+    # The blog session is from August; the webhook one from October 2nd.
+    assert BLOG not in sessions(question, since="2026-09-01T00:00:00Z")
+    assert sessions(question, until="2026-09-01T00:00:00Z") == [BLOG]
+    assert sessions(question, since="2026-10-02T00:00:00Z", until="2026-10-03T00:00:00Z") == [
+        WEBHOOK
+    ]
+    assert sessions(question, since="2027-01-01T00:00:00Z") == []
+
+
+def test_kind_filter_returns_only_that_kind(demo_sink: Sink, embedder: FastEmbedEmbedder) -> None:
+    for kinds in (("prompt",), ("tool_call", "tool_result")):
+        hits = search(embedder, demo_sink, SearchQuery("webhook test", kinds=kinds), now=NOW)
+        assert hits
+        assert {h.best.payload["kind"] for h in hits} <= set(kinds)
+
+
+async def test_a_hit_comes_with_its_neighbours_and_the_resume_command(
+    tmp_path: Path, embedder: FastEmbedEmbedder
+) -> None:
+    words = " ".join(f"filler{i}" for i in range(120))
+    text = f"{words} the cache key must include the tenant id {words}"
+    folder = tmp_path / "conversations" / "-home-dev-app"
+    folder.mkdir(parents=True)
+    line = {
+        "type": "user",
+        "uuid": "aaaaaaaa-0000-4000-8000-000000000001",
+        "sessionId": "bbbbbbbb-0000-4000-8000-000000000002",
+        "cwd": "/home/dev/my app",
+        "gitBranch": "feature/cache",
+        "timestamp": "2026-10-30T09:00:00.000Z",
+        "message": {"role": "user", "content": text},
+    }
+    (folder / "bbbbbbbb-0000-4000-8000-000000000002.jsonl").write_text(json.dumps(line) + "\n")
+    _, sink = await import_once(tmp_path / "conversations", tmp_path / "state", embedder)
+    try:
+        (found,) = search(embedder, sink, SearchQuery("cache key tenant id", limit=1), now=NOW)
+    finally:
+        sink.close()
+    assert "tenant id" in found.best.payload["text"]
+    assert found.best.payload["chunk_index"] > 0
+    assert found.before and found.after
+    # Together they are one stretch of the message, nothing repeated.
+    stretch = " ".join((found.before, found.best.payload["text"], found.after))
+    assert stretch in text
+    assert len(stretch) > len(found.best.payload["text"]) + 200
+    data = found.to_json()
+    assert data["git_branch"] == "feature/cache"
+    assert data["resume"] == (
+        "cd '/home/dev/my app' && claude --resume bbbbbbbb-0000-4000-8000-000000000002"
+    )
+
+
+def test_search_command_shows_context_branch_and_resume(demo_copy: Path, tmp_path: Path) -> None:
+    env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(tmp_path / "state")}
+    assert run_cli("--once", env=env).returncode == 0
+    out = run_cli("search", "why did the webhook test fail", "--limit", "2", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "(fix/flaky-webhook-test)" in out.stdout
+    assert f"resume: cd /home/dev/shop-api && claude --resume {WEBHOOK}" in out.stdout
+    only = run_cli(
+        "search", "webhook", "--kind", "prompt", "--since", "2026-10-01", "--json", env=env
+    )
+    assert only.returncode == 0, only.stderr
+    hits = json.loads(only.stdout)
+    assert hits and {h["kind"] for h in hits} == {"prompt"}
+    assert all(h["timestamp"] >= "2026-10-01" for h in hits)
+    bad = run_cli("search", "webhook", "--since", "last week", env=env)
+    assert bad.returncode == 2
+    assert "'last week' is not a date" in bad.stderr
