@@ -48,11 +48,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from watchfiles import awatch
 
 from streaming_importer import checkpoint as ckpt
-from streaming_importer import control, memory
+from streaming_importer import control, memory, metrics
 from streaming_importer.chunk import Chunk, Chunker
 from streaming_importer.config import Settings
 from streaming_importer.embed import Embedder, VectorCache, padded_batches
 from streaming_importer.errors import ExitCode, StoreUnavailableError
+from streaming_importer.health import Snapshot, assess
 from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
 from streaming_importer.redact import redact
@@ -78,6 +79,18 @@ _RETRY_FIRST_S = 0.5
 _RETRY_MAX_S = 30.0
 #: Quarantine log size past which only counting goes on, in bytes.
 _QUARANTINE_MAX_BYTES = 16 << 20
+#: Seconds between two health snapshots.
+_HEARTBEAT_S = 1.0
+_MIB = 1 << 20
+
+
+def _unix_time(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
 
 
 @dataclasses.dataclass(slots=True)
@@ -296,6 +309,15 @@ class Importer:
         #: Monotonic time since which the store has not answered, or None.
         self._store_down_since: float | None = None
         self._retry_timeout = settings.store_retry_timeout_s
+        # What health and metrics report: file sizes at the last scan, when
+        # the checkpoint was last saved (Unix s), since when bytes wait.
+        self._sizes: dict[str, int] = {}
+        self._last_checkpoint = _unix_time(state.last_import)
+        self._pending_since: float | None = None
+        self._snapshot = self._take_snapshot()
+        self.metrics = metrics.Metrics(self._reading)
+        #: Where ``/metrics`` and ``/health`` are served while running, if anywhere.
+        self.metrics_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -327,6 +349,29 @@ class Importer:
         items_send, items_recv = anyio.create_memory_object_stream[_Item](
             self.settings.queue_max_items
         )
+        server = None
+        if self.settings.metrics_port is not None:
+            server, _ = metrics.serve(
+                self.settings.metrics_host, self.settings.metrics_port, self.metrics, self.health
+            )
+            self.metrics_port = server.server_port
+        try:
+            code = await self._run(once, handle_signals, serve_control, items_send, items_recv)
+        finally:
+            if server is not None:
+                # In a thread: shutdown() waits for the serving loop's next poll.
+                await anyio.to_thread.run_sync(server.shutdown)
+                server.server_close()
+        return code
+
+    async def _run(
+        self,
+        once: bool,
+        handle_signals: bool,
+        serve_control: bool,
+        items_send: ObjectSendStream[_Item],
+        items_recv: MemoryObjectReceiveStream[_Item],
+    ) -> ExitCode:
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](_BATCH_QUEUE)
         async with anyio.create_task_group() as outer:
             with anyio.CancelScope() as pipeline:
@@ -340,11 +385,14 @@ class Importer:
                         self._answer,
                     )
                 outer.start_soon(self._summary_loop)
+                outer.start_soon(self._heartbeat)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._intake, items_send, once)
                     tg.start_soon(self._embed_stage, items_recv, batch_send)
                     tg.start_soon(self._store_stage, batch_recv)
             outer.cancel_scope.cancel()
+        if self._over_ceiling is not None:
+            self._state.totals.memory_ceiling_exits += 1
         # Whatever was cancelled, the marks applied so far were acknowledged.
         await self._save_checkpoint()
         self._report()
@@ -368,6 +416,80 @@ class Importer:
             logger.info(
                 "summary: %s; rss %.0f MiB, anon %.0f MiB", self.stats, mem.rss_mb, mem.anon_mb
             )
+
+    # -- health and metrics -----------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        """A snapshot a second: its age is how long the event loop has been stuck."""
+        while True:
+            self._snapshot = self._take_snapshot()
+            await anyio.sleep(_HEARTBEAT_S)
+
+    def _take_snapshot(self) -> Snapshot:
+        files = self._state.files
+        lag = 0
+        for rel, size in self._sizes.items():
+            saved = files.get(rel)
+            lag += max(size - (saved.offset if saved is not None else 0), 0)
+        wall = time.time()
+        if lag == 0:
+            self._pending_since = None
+        elif self._pending_since is None:
+            self._pending_since = wall
+        down = self._store_down_since
+        mem = memory.sample()
+        return Snapshot(
+            taken=time.monotonic(),
+            rss_mb=mem.rss_mb,
+            anon_mb=mem.anon_mb,
+            ceiling_mb=self.settings.operational_memory_mb,
+            lag_bytes=lag,
+            last_checkpoint=self._last_checkpoint,
+            pending_since=self._pending_since,
+            store_down_s=None if down is None else time.monotonic() - down,
+            stopping=self._stop.is_set(),
+        )
+
+    def health(self) -> dict[str, Any]:
+        """The ``/health`` report; safe to call from any thread."""
+        return assess(
+            self._snapshot,
+            now=time.monotonic(),
+            wall=time.time(),
+            stall_s=self.settings.health_stall_s,
+            stale_s=self.settings.health_checkpoint_stale_s,
+        )
+
+    def _reading(self) -> metrics.Reading:
+        """Counters and gauges for a scrape (from the metrics thread)."""
+        snap, stats = self._snapshot, self.stats
+        report = self.health()
+        saved = snap.last_checkpoint
+        return metrics.Reading(
+            counters={
+                "files_imported": stats.files_imported,
+                "lines": stats.lines,
+                "chunks": stats.chunks,
+                "tokens_embedded": stats.tokens_embedded,
+                "tokens_reused": stats.tokens_reused,
+                "points_written": stats.points,
+                "quarantined_lines": stats.quarantined,
+                "secrets_redacted": stats.secrets_redacted,
+                "memory_ceiling_exits": self._state.totals.memory_ceiling_exits,
+            },
+            gauges={
+                "files": len(self._sizes),
+                "lag_bytes": snap.lag_bytes,
+                "rss_bytes": snap.rss_mb * _MIB,
+                "anon_bytes": snap.anon_mb * _MIB,
+                "memory_ceiling_bytes": snap.ceiling_mb * _MIB,
+                "last_checkpoint_timestamp_seconds": saved or 0.0,
+                "checkpoint_age_seconds": time.time() - saved if saved else 0.0,
+                "store_up": 1.0 if snap.store_down_s is None else 0.0,
+                "loop_heartbeat_age_seconds": time.monotonic() - snap.taken,
+                "healthy": 0.0 if report["status"] == "unhealthy" else 1.0,
+            },
+        )
 
     async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
         async with anyio.create_task_group() as tg:
@@ -413,15 +535,14 @@ class Importer:
                 points,
                 self._embedder.identity.to_json(),
             )
-            return {**report, "running": True, "run": self.stats.to_json()}
-        if path == "/health":
-            down = self._store_down_since
-            store = "ok" if down is None else f"unreachable for {time.monotonic() - down:.0f} s"
             return {
-                "status": "ok" if down is None else "degraded",
-                "store": store,
-                "stopping": self._stop.is_set(),
+                **report,
+                "running": True,
+                "health": self.health(),
+                "run": self.stats.to_json(),
             }
+        if path == "/health":
+            return self.health()
         raise KeyError(path)
 
     def _report(self) -> None:
@@ -461,6 +582,7 @@ class Importer:
         failed: set[str] = set()  # unreadable now: tried again on the next pass
         while not self._stop.is_set():
             files = await anyio.to_thread.run_sync(scan, self.settings.conversations_dir)
+            self._sizes = {f.rel_path: f.size for f in files}
             work = await anyio.to_thread.run_sync(
                 plan, files, self._cursors, self.settings.delete_removed_files
             )
@@ -683,7 +805,10 @@ class Importer:
         computed = 0
         lengths = [c.n_tokens for c in chunks]
         for batch in padded_batches(order, lengths, self.settings.embed_batch_tokens):
+            started = time.perf_counter()
             embedded = self._embedder.embed_ids([chunks[i].token_ids for i in batch])
+            self.metrics.embed_seconds.observe(time.perf_counter() - started)
+            self.metrics.batch_tokens.observe(max(lengths[i] for i in batch) * len(batch))
             for i, vector in zip(batch, embedded, strict=True):
                 vectors[i] = vector
                 self._cache.put(chunks[i].text, vector)
@@ -757,6 +882,7 @@ class Importer:
         """
         delay = _RETRY_FIRST_S
         while True:
+            started = time.perf_counter()
             try:
                 await anyio.to_thread.run_sync(fn, *args, limiter=self._store_thread)
             except StoreUnavailableError as e:
@@ -771,6 +897,7 @@ class Importer:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
                 continue
+            self.metrics.store_seconds.observe(time.perf_counter() - started)
             if self._store_down_since is not None:
                 down = time.monotonic() - self._store_down_since
                 logger.warning("the store answers again after %.0f s", down)
@@ -850,3 +977,5 @@ class Importer:
         self._state.last_import = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         await anyio.to_thread.run_sync(ckpt.save, self.settings.checkpoint_path, self._state)
         self._lines_since_save = 0
+        self._last_checkpoint = time.time()
+        self._snapshot = dataclasses.replace(self._snapshot, last_checkpoint=self._last_checkpoint)

@@ -77,6 +77,8 @@ class Totals:
     embed_seconds: float = 0.0
     quarantined: int = 0
     secrets_redacted: int = 0
+    #: Runs that stopped at OPERATIONAL_MEMORY_MB (exit 75).
+    memory_ceiling_exits: int = 0
 
 
 @dataclasses.dataclass(slots=True)

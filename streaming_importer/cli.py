@@ -37,7 +37,7 @@ from streaming_importer.errors import (
     StoreUnavailableError,
 )
 from streaming_importer.report import status_report
-from streaming_importer.search import SearchQuery, parse_kinds, parse_when, search
+from streaming_importer.search import SearchQuery, candidates, parse_kinds, parse_when, search
 from streaming_importer.sink import Sink, check_identity, open_sink
 
 __all__ = ["main"]
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"streaming_importer: configuration error: {e}", file=sys.stderr)  # noqa: T201
         return ExitCode.CONFIG
     quiet = args.command in ("search", "status")
-    console = _setup_logging(settings.log_level, quiet=quiet)
+    console = _setup_logging(settings.log_level, settings.log_format, quiet=quiet)
     try:
         if args.command == "search":
             return _search(settings, args)
@@ -137,7 +137,7 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
             "folder"
         )
     settings.log_summary(logging.getLogger("streaming_importer.config"))
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _make_state_dir(settings.state_dir)
     with _state_lock(settings.state_dir), _early_signals() as early_stop:
         state = ckpt.load(settings.checkpoint_path)
         ckpt.remove_stale_temporaries(settings.checkpoint_path)
@@ -303,14 +303,54 @@ def _progress(console: Any, once: bool) -> Iterator[Any]:
         yield _BarProgress(bar)
 
 
-def _setup_logging(level: str, *, quiet: bool) -> Any:
-    """Configure logging; returns the rich console on a terminal, else None."""
+def _make_state_dir(path: Path) -> None:
+    """The state folder holds conversation text: created private (0700)."""
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning(
+                "STATE_DIR=%s is open to other users (mode %o) and holds conversation text; "
+                "consider chmod 700",
+                path,
+                mode,
+            )
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(data).decode()
+
+
+def _setup_logging(level: str, log_format: str, *, quiet: bool) -> Any:
+    """Configure logging; returns the rich console on a terminal, else None.
+
+    ``log_format`` json writes one JSON object per line, also on a terminal.
+    """
     root = logging.getLogger()
     root.handlers.clear()
     # search and status print results; their logs stay quiet unless asked.
     root.setLevel(logging.WARNING if quiet and level == "INFO" else level)
     for noisy in ("httpx", "httpcore", "watchfiles"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if log_format == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_JsonFormatter())
+        root.addHandler(handler)
+        return None
     if sys.stderr.isatty():
         from rich.console import Console
         from rich.logging import RichHandler
@@ -365,15 +405,15 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     if not hits:
         print("no hits")  # noqa: T201
     for rank, hit in enumerate(hits, 1):
-        print(_format_hit(rank, hit))  # noqa: T201
+        print(_format_hit(rank, hit, candidates(query.limit)))  # noqa: T201
     return ExitCode.OK
 
 
-def _format_hit(rank: int, p: Mapping[str, Any]) -> str:
+def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
     """One result as a few lines: where and when, the match in its context, how to resume."""
     when = (p.get("timestamp") or "")[:16].replace("T", " ")
     branch = f"  ({p['git_branch']})" if p.get("git_branch") else ""
-    more = f", {p['matches']} matching chunks" if p.get("matches", 1) > 1 else ""
+    more = f", {p['matches']} of the top {fetched} chunks" if p.get("matches", 1) > 1 else ""
     lines = [
         f"{rank:>2}. {p['score']:.3f}  {when or '-'}  {p.get('project') or '-'}{branch}",
         f"    session {p.get('session_id')}  [{p.get('kind')}{more}]",
@@ -440,5 +480,11 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             continue
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"
+        if key == "health" and isinstance(value, dict):
+            mem = value["memory"]
+            share = f" = {mem['used']:.0%} of {mem['ceiling_mb']} MiB" if mem["used"] else ""
+            print(f"{'health':>18}: {value['status']} {'; '.join(value['problems'])}")  # noqa: T201
+            value = f"{mem['level']}: anon {mem['anon_mb']:.0f} MiB{share}, rss {mem['rss_mb']:.0f}"
+            key = "memory"
         print(f"{key:>18}: {value}")  # noqa: T201
     return ExitCode.OK

@@ -97,7 +97,18 @@ class Settings:
     #: Loopback port on which a running importer answers search and status;
     #: 0 picks a free one (written to ``state_dir/importer.json``).
     control_port: int
+    #: Port of ``/metrics`` (Prometheus) and ``/health``; None: not served.
+    metrics_port: int | None
+    #: Address the metrics port listens on (loopback unless opened on purpose).
+    metrics_host: str
+    #: Seconds without an event-loop heartbeat after which ``/health`` says unhealthy.
+    health_stall_s: float
+    #: Seconds bytes may wait without the checkpoint moving before ``/health``
+    #: says unhealthy.
+    health_checkpoint_stale_s: float
     log_level: str
+    #: ``text`` (default) or ``json`` (one object per line).
+    log_format: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -138,7 +149,14 @@ class Settings:
             store_retry_timeout_s=env.float(
                 "STORE_RETRY_TIMEOUT_S", 300.0, low=0.0, high=7 * 86400.0
             ),
+            metrics_port=env.optional("METRICS_PORT", _parse_port),
+            metrics_host=env.get("METRICS_HOST", "127.0.0.1", _parse_nonempty),
+            health_stall_s=env.float("HEALTH_STALL_S", 30.0, low=0.5, high=86400.0),
+            health_checkpoint_stale_s=env.float(
+                "HEALTH_CHECKPOINT_STALE_S", 600.0, low=0.5, high=7 * 86400.0
+            ),
             log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
+            log_format=env.get("LOG_FORMAT", "text", _parse_log_format),
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
             raise ConfigError(
@@ -267,6 +285,20 @@ def parse_duration(text: str) -> float:
     if m is None or float(m.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a duration (use e.g. 30m, 12h, 7d, 2w)")
     return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def _parse_port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be between 0 and 65535 (0: any free port)")
+    return port
+
+
+def _parse_log_format(value: str) -> str:
+    lowered = value.lower()
+    if lowered not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return lowered
 
 
 def _parse_log_level(value: str) -> str:

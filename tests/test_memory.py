@@ -145,6 +145,10 @@ def test_compose_file() -> None:
     assert importer["depends_on"]["qdrant"]["condition"] == "service_healthy"
     assert backfill["profiles"] == ["backfill"] and backfill["command"] == ["--once"]
     assert backfill["restart"] == "no"
+    # Metrics and health: published on loopback only, and the health check asks them.
+    assert importer["ports"] == [f"127.0.0.1:{env['METRICS_PORT']}:{env['METRICS_PORT']}"]
+    assert f"127.0.0.1:{env['METRICS_PORT']}/health" in " ".join(importer["healthcheck"]["test"])
+    assert backfill["ports"] == []
     assert set(compose["volumes"]) == {"qdrant-storage", "importer-state"}
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ensure_default_model" in dockerfile and "MODELS_DIR=/opt/models" in dockerfile
