@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.corpus_questions import distinctive_sentences  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
 from streaming_importer.embed import load_embedder  # noqa: E402
+from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.search import SearchQuery, search  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
@@ -99,7 +100,7 @@ def recall(corpus: Path, state: Path, variant: dict[str, str]) -> tuple[float, f
     at1 = at5 = 0
     try:
         for _, session, sentence in cases:
-            found = search(embedder, sink, SearchQuery(sentence, limit=5))
+            found = search(embedder, Bm25Encoder(), sink, SearchQuery(sentence, limit=5))
             sessions = [h.best.payload["session_id"] for h in found]
             at1 += sessions[:1] == [session]
             at5 += session in sessions

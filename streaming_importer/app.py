@@ -54,12 +54,14 @@ from streaming_importer.config import Settings
 from streaming_importer.embed import Embedder, VectorCache, padded_batches
 from streaming_importer.errors import ExitCode, StoreUnavailableError
 from streaming_importer.health import Snapshot, assess
+from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.parse import FileContext, ParseLimits, parse_line
 from streaming_importer.points import to_point
+from streaming_importer.privacy import Privacy, Tombstones
 from streaming_importer.redact import redact
 from streaming_importer.report import status_report
-from streaming_importer.search import SearchQuery, find
-from streaming_importer.sink import Point, Sink
+from streaming_importer.search import SearchQuery, find, session_summary
+from streaming_importer.sink import Point, Sink, Sparse, Where
 from streaming_importer.source import HEAD_BYTES, TAIL_BYTES, SourceFile, digest, read_span, scan
 from streaming_importer.tail import Line, read_line_blocks
 from streaming_importer.tracking import Control, Cursor, plan
@@ -99,6 +101,8 @@ class _WorkChunk:
     rel_path: str
     #: Byte offset of the line the chunk came from.
     offset: int
+    #: The chunk's BM25 vector.
+    sparse: Sparse | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -125,7 +129,38 @@ class Mark:
     file_done: bool = False
 
 
-_Item = _WorkChunk | Mark | Control
+@dataclasses.dataclass(slots=True)
+class Forget:
+    """Delete a session's or a project's points, then keep its tombstone.
+
+    Travels down the pipeline after the chunks before it, so nothing queued
+    earlier is stored after the deletion.
+    """
+
+    session: str | None = None
+    project: str | None = None
+    #: Set once the points are deleted and the tombstone saved.
+    done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+
+    def delete_points(self, sink: Sink, source: str) -> None:
+        """Delete the points (blocking; the store thread's work).
+
+        A project's sessions are deleted whole, so lines that came before the
+        session's first working directory (a summary, with no project) go too.
+        """
+        if self.session is not None:
+            sink.delete_where(Where({"source": source, "session_id": self.session}))
+            return
+        assert self.project is not None
+        key = "project" if "/" in self.project else "project_name"
+        of_project = Where({"source": source, key: self.project})
+        sessions = {str(h.payload.get("session_id")) for h in sink.scroll(of_project, 1 << 20)}
+        sink.delete_where(of_project)
+        if sessions:
+            sink.delete_where(Where({"source": source, "session_id": tuple(sorted(sessions))}))
+
+
+_Item = _WorkChunk | Mark | Control | Forget
 
 
 def _mark(f: SourceFile, cursor: Cursor, seg: _Segment, *, file_done: bool = False) -> Mark:
@@ -161,6 +196,8 @@ class _Segment:
     tail_len: int
     tail_hash: str
     redacted: int = 0
+    #: Sessions found marked #no-index in these lines.
+    forgets: list[Forget] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(slots=True)
@@ -169,7 +206,7 @@ class _Batch:
     #: Tokens the model computed, and tokens whose vectors came from the cache.
     tokens: int
     #: Applied in order once the points are acknowledged.
-    events: list[Mark | Control]
+    events: list[Mark | Control | Forget]
     reused: int = 0
 
 
@@ -227,6 +264,8 @@ class Stats:
     embed_seconds: float = 0.0
     quarantined: int = 0
     secrets_redacted: int = 0
+    #: Messages not embedded: excluded projects, #no-index and forgotten sessions.
+    excluded: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -301,6 +340,15 @@ class Importer:
         # trails it by whatever is still in flight.
         self._cursors = {rel: Cursor.from_state(fs) for rel, fs in state.files.items()}
         self._cache = VectorCache(settings.embed_cache_entries, embedder.identity.fingerprint)
+        self._lexical = Bm25Encoder()
+        # The intake's own copy of the tombstones: it refuses a forgotten
+        # session at once, while the checkpoint records it only once the
+        # points are deleted.
+        self._privacy = Privacy(
+            settings.exclude_projects,
+            Tombstones(set(state.forgotten.sessions), set(state.forgotten.projects)),
+        )
+        self._items_send: ObjectSendStream[_Item] | None = None
         # Per file in flight: memory and time when its reading started, and
         # the peak seen since (for the one log line per file).
         self._file_watch: dict[str, _FileWatch] = {}
@@ -372,6 +420,7 @@ class Importer:
         items_send: ObjectSendStream[_Item],
         items_recv: MemoryObjectReceiveStream[_Item],
     ) -> ExitCode:
+        self._items_send = items_send
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](_BATCH_QUEUE)
         async with anyio.create_task_group() as outer:
             with anyio.CancelScope() as pipeline:
@@ -519,11 +568,14 @@ class Importer:
     async def _answer(self, path: str, params: dict[str, str]) -> Any:
         if path == "/search":
             query = SearchQuery.from_params(params)
-            vectors = await anyio.to_thread.run_sync(
-                self._embedder.embed, [query.text], limiter=self._model_thread
-            )
+            dense = None
+            if query.mode != "bm25":
+                vectors = await anyio.to_thread.run_sync(
+                    self._embedder.embed, [query.text], limiter=self._model_thread
+                )
+                dense = vectors[0]
             hits = await anyio.to_thread.run_sync(
-                find, self._sink, vectors[0], query, limiter=self._store_thread
+                find, self._sink, self._lexical, query, dense, limiter=self._store_thread
             )
             return [h.to_json() for h in hits]
         if path == "/status":
@@ -543,6 +595,22 @@ class Importer:
             }
         if path == "/health":
             return self.health()
+        if path == "/session":
+            session_id = params.get("id", "")
+            if not session_id:
+                raise ValueError("the parameter id is required")
+            summary = await anyio.to_thread.run_sync(
+                session_summary, self._sink, session_id, limiter=self._store_thread
+            )
+            if summary is None:
+                raise LookupError(f"no session {session_id}")
+            return summary
+        if path == "/forget":
+            session, project = params.get("session"), params.get("project")
+            if bool(session) == bool(project):
+                raise ValueError("give exactly one of session or project")
+            await self.forget(Forget(session=session or None, project=project or None))
+            return {"forgotten": {"session": session, "project": project}}
         raise KeyError(path)
 
     def _report(self) -> None:
@@ -642,6 +710,8 @@ class Importer:
                 for seg in segments:
                     for work in seg.chunks:
                         await send.send(work)
+                    for forget in seg.forgets:
+                        await send.send(forget)
                     await send.send(_mark(f, cursor, seg))
                 if self._stop.is_set() or cursor.offset - start >= budget:
                     at_end = False
@@ -675,6 +745,7 @@ class Importer:
         quarantined: list[tuple[int, int, str]] = []
         context = cursor.context
         first = redacted = 0
+        forgets: list[Forget] = []
         for i, line in enumerate(lines):
             if line.overlong:
                 quarantined.append((line.start, line.end - line.start, "line too long"))
@@ -685,6 +756,17 @@ class Importer:
                     # Recorded; a torn line still yields the record salvaged from it.
                     quarantined.append((line.start, line.end - line.start, result.error))
                 for message in result.messages:
+                    allowed = self._privacy.allows(message, context.rel_path)
+                    if allowed and self._privacy.marks_no_index(message):
+                        # From now on nothing of this session is embedded, and
+                        # what was stored of it before is deleted.
+                        logger.info("session %s is marked #no-index", message.session_id)
+                        self._privacy.tombstones.sessions.add(message.session_id)
+                        forgets.append(Forget(session=message.session_id))
+                        allowed = False
+                    if not allowed:
+                        self.stats.excluded += 1
+                        continue
                     if self.settings.redact_secrets:
                         # Before chunking: no secret reaches the model or the store.
                         text, found = redact(message.text)
@@ -692,7 +774,14 @@ class Importer:
                             message = dataclasses.replace(message, text=text)
                             redacted += sum(found.values())
                     for chunk in self._chunker.chunk(message):
-                        chunks.append(_WorkChunk(chunk, context.rel_path, line.start))
+                        chunks.append(
+                            _WorkChunk(
+                                chunk,
+                                context.rel_path,
+                                line.start,
+                                self._lexical.document(chunk.text),
+                            )
+                        )
             if len(chunks) >= _MARK_EVERY_CHUNKS or i == len(lines) - 1:
                 tail = self._tail_before(path, line)
                 segments.append(
@@ -705,9 +794,10 @@ class Importer:
                         len(tail),
                         digest(tail),
                         redacted,
+                        forgets,
                     )
                 )
-                chunks, quarantined, first, redacted = [], [], i + 1, 0
+                chunks, quarantined, first, redacted, forgets = [], [], i + 1, 0, []
         end = lines[-1].end
         # Identity hashes for the new offset (see tracking.py).
         if cursor.head_len < min(end, HEAD_BYTES):
@@ -733,7 +823,7 @@ class Importer:
     ) -> None:
         async with recv, send:
             window: list[_WorkChunk] = []
-            events: list[Mark | Control] = []
+            events: list[Mark | Control | Forget] = []
             async for item in recv:
                 if self._stop.is_set():
                     # Stopping: what is queued but not yet embedded is dropped.
@@ -764,7 +854,9 @@ class Importer:
                     await send.send(await self._embed_window(window, events))
                     window, events = [], []
 
-    async def _embed_window(self, window: list[_WorkChunk], events: list[Mark | Control]) -> _Batch:
+    async def _embed_window(
+        self, window: list[_WorkChunk], events: list[Mark | Control | Forget]
+    ) -> _Batch:
         if not window:
             return _Batch([], 0, events)
         started = time.perf_counter()
@@ -776,7 +868,7 @@ class Importer:
         self._state.totals.embed_seconds += seconds
         source = self.settings.source_name
         points = [
-            to_point(source, w.chunk, w.rel_path, w.offset, v)
+            to_point(source, w.chunk, w.rel_path, w.offset, v, w.sparse)
             for w, v in zip(window, vectors, strict=True)
         ]
         return _Batch(points, computed, events, reused)
@@ -847,11 +939,17 @@ class Importer:
                     if isinstance(event, Mark):
                         self._apply(event)
                         save = save or event.file_done
+                    elif isinstance(event, Forget):
+                        await self._forget(event)
+                        save = True
                     else:
                         await self._execute(event)
                         save = True
                 if save or self._lines_since_save >= self.settings.checkpoint_every_lines:
                     await self._save_checkpoint()
+                for event in batch.events:
+                    if isinstance(event, Forget):
+                        event.done.set()  # deleted, and the tombstone saved
                 self._check_memory()
                 if self._progress is not None:
                     self._progress.update(self.stats)
@@ -903,6 +1001,42 @@ class Importer:
                 logger.warning("the store answers again after %.0f s", down)
                 self._store_down_since = None
             return
+
+    async def _forget(self, forget: Forget) -> None:
+        """Delete the points, then record the tombstone (saved with the checkpoint)."""
+        await self._in_store(forget.delete_points, self._sink, self.settings.source_name)
+        forgotten = self._state.forgotten
+        if forget.session is not None:
+            forgotten.sessions.add(forget.session)
+        if forget.project is not None:
+            forgotten.projects.add(forget.project)
+        logger.info(
+            "forgot %s: its points are deleted and it will not be imported again",
+            f"session {forget.session}" if forget.session else f"project {forget.project}",
+        )
+
+    async def forget(self, forget: Forget) -> None:
+        """Forget a session or project while running (the control port's ``/forget``).
+
+        New chunks of it are refused at once; the deletion travels down the
+        pipeline behind what is already queued. Returns when it is done.
+        """
+        tombstones = self._privacy.tombstones
+        if forget.session is not None:
+            tombstones.sessions.add(forget.session)
+        if forget.project is not None:
+            tombstones.projects.add(forget.project)
+        send = self._items_send
+        try:
+            if send is None:
+                raise anyio.ClosedResourceError
+            await send.send(forget)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # The pipeline is not running (or done): delete directly.
+            await self._forget(forget)
+            await self._save_checkpoint()
+            forget.done.set()
+        await forget.done.wait()
 
     async def _execute(self, control: Control) -> None:
         source = self.settings.source_name

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from streaming_importer.errors import CheckpointError
+from streaming_importer.privacy import Tombstones
 
 __all__ = [
     "FORMAT_VERSION",
@@ -89,11 +90,14 @@ class Checkpoint:
     totals: Totals = dataclasses.field(default_factory=Totals)
     #: ISO 8601 time of the last save that advanced any file.
     last_import: str | None = None
+    #: Forgotten or do-not-index sessions and projects: never imported again.
+    forgotten: Tombstones = dataclasses.field(default_factory=Tombstones)
 
     def to_json(self) -> bytes:
         data = {
             "version": FORMAT_VERSION,
             "last_import": self.last_import,
+            "forgotten": self.forgotten.to_json(),
             "totals": dataclasses.asdict(self.totals),
             "files": {k: dataclasses.asdict(v) for k, v in sorted(self.files.items())},
         }
@@ -111,6 +115,7 @@ class Checkpoint:
             files={k: FileState(**v) for k, v in data["files"].items()},
             totals=Totals(**data["totals"]),
             last_import=data.get("last_import"),
+            forgotten=Tombstones.from_json(data.get("forgotten")),
         )
 
 

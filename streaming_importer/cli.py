@@ -25,7 +25,7 @@ import orjson
 
 from streaming_importer import __version__, memory
 from streaming_importer import checkpoint as ckpt
-from streaming_importer.app import Importer, Stats
+from streaming_importer.app import Forget, Importer, Stats
 from streaming_importer.config import Settings, parse_duration
 from streaming_importer.control import query_running
 from streaming_importer.errors import (
@@ -36,9 +36,17 @@ from streaming_importer.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.report import status_report
-from streaming_importer.search import SearchQuery, candidates, parse_kinds, parse_when, search
-from streaming_importer.sink import Sink, check_identity, open_sink
+from streaming_importer.search import (
+    SearchQuery,
+    candidates,
+    find,
+    parse_kinds,
+    parse_when,
+    search,
+)
+from streaming_importer.sink import Sink, check_identity, check_schema, open_sink
 
 __all__ = ["main"]
 
@@ -54,13 +62,21 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as e:
         print(f"streaming_importer: configuration error: {e}", file=sys.stderr)  # noqa: T201
         return ExitCode.CONFIG
-    quiet = args.command in ("search", "status")
+    quiet = args.command in ("search", "status", "forget", "mcp")
     console = _setup_logging(settings.log_level, settings.log_format, quiet=quiet)
     try:
         if args.command == "search":
             return _search(settings, args)
         if args.command == "status":
             return _status(settings, args)
+        if args.command == "forget":
+            return _forget(settings, args)
+        if args.command == "reindex":
+            return _reindex(settings, console)
+        if args.command == "mcp":
+            from streaming_importer.mcp_server import serve_stdio
+
+            return serve_stdio(settings)
         return _import(settings, once=args.once, console=console)
     except ImporterError as e:
         logger.error("%s", e)
@@ -121,7 +137,26 @@ def _parser() -> argparse.ArgumentParser:
     recent.add_argument(
         "--no-recent", action="store_true", help="pure similarity (overrides SEARCH_RECENT)"
     )
+    search.add_argument(
+        "--mode",
+        choices=("hybrid", "dense", "bm25"),
+        help="hybrid: exact terms (BM25) and meaning (the model), fused; default SEARCH_MODE "
+        "(hybrid)",
+    )
     search.add_argument("--json", action="store_true", help="print a JSON array")
+    forget = sub.add_parser(
+        "forget",
+        help="delete a session's or a project's points and never import them again",
+    )
+    which = forget.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", help="a session id")
+    which.add_argument("--project", help="a project path, or just its last folder name")
+    sub.add_parser(
+        "reindex",
+        help="delete the collection and import everything again (after a model change, "
+        "or from an older version)",
+    )
+    sub.add_parser("mcp", help="serve search to Claude Code over MCP (stdio)")
     status = sub.add_parser("status", help="what is imported and what is pending")
     status.add_argument("--json", action="store_true", help="print a JSON object")
     return parser
@@ -388,6 +423,7 @@ def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
             since=parse_when(args.since, now) if args.since else None,
             until=parse_when(args.until, now, end=True) if args.until else None,
             half_life_s=half_life,
+            mode=args.mode or settings.search_mode,
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
@@ -441,9 +477,14 @@ def _search_store(settings: Settings, query: SearchQuery) -> list[dict[str, Any]
         # Open the store before loading the model: if a running importer
         # holds it, asking that importer is faster than loading a model.
         sink.open(None, create=False)
-        embedder = load_embedder(settings)
-        check_identity(sink.stored_identity(), embedder.identity, "the collection")
-        hits = search(embedder, sink, query)
+        encoder = Bm25Encoder()
+        if query.mode == "bm25":  # no model needed
+            check_schema(sink.stored_identity(), "the collection")
+            hits = find(sink, encoder, query, None)
+        else:
+            embedder = load_embedder(settings)
+            check_identity(sink.stored_identity(), embedder.identity, "the collection")
+            hits = search(embedder, encoder, sink, query)
     finally:
         sink.close()
     return [h.to_json() for h in hits]
@@ -458,6 +499,47 @@ def _ask_running_importer(
         raise ConfigError(str(e)) from e
     except OSError as e:
         raise StoreLockedError(f"{locked}, and no running importer answers ({e})") from e
+
+
+def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    forget = Forget(session=args.session, project=args.project)
+    what = f"session {args.session}" if args.session else f"project {args.project}"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with _state_lock(settings.state_dir):
+            sink = open_sink(settings)
+            try:
+                sink.open(None, create=False)
+                forget.delete_points(sink, settings.source_name)
+            finally:
+                sink.close()
+            state = ckpt.load(settings.checkpoint_path)
+            if args.session:
+                state.forgotten.sessions.add(args.session)
+            else:
+                state.forgotten.projects.add(args.project)
+            ckpt.save(settings.checkpoint_path, state)
+    except StartupError as running:
+        params = {"session": args.session or "", "project": args.project or ""}
+        _ask_running_importer(settings, "/forget", params, StoreLockedError(str(running)))
+    print(f"forgot {what}: its points are deleted and it will not be imported again")  # noqa: T201
+    return ExitCode.OK
+
+
+def _reindex(settings: Settings, console: Any) -> int:
+    """Drop the collection, forget all progress (not the tombstones), import again."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _state_lock(settings.state_dir):
+        sink = open_sink(settings)
+        try:
+            sink.drop()
+        finally:
+            sink.close()
+        state = ckpt.load(settings.checkpoint_path)
+        state.files.clear()
+        ckpt.save(settings.checkpoint_path, state)
+    logger.info("reindex: collection deleted and progress reset; importing everything again")
+    return _import(settings, once=True, console=console)
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:

@@ -77,9 +77,13 @@ class Settings:
     rescan_interval_s: float
     #: Bytes read from one transcript before the others get their turn.
     fair_slice_bytes: int
+    #: Globs on project paths (or last folder names) never imported.
+    exclude_projects: tuple[str, ...]
     #: Replace API keys, tokens, passwords and private keys with
     #: ``[REDACTED:<kind>]`` before embedding and storage.
     redact_secrets: bool
+    #: How ``search`` ranks: ``hybrid`` (BM25 and the model, fused), ``dense`` or ``bm25``.
+    search_mode: str
     #: ``search`` weighs recent messages up by default (``--no-recent`` off).
     search_recent: bool
     #: Age at which a message's recency bonus has halved, in seconds.
@@ -97,6 +101,8 @@ class Settings:
     #: Loopback port on which a running importer answers search and status;
     #: 0 picks a free one (written to ``state_dir/importer.json``).
     control_port: int
+    #: Hard time limit of one MCP tool call, in seconds.
+    mcp_call_timeout_s: float
     #: Port of ``/metrics`` (Prometheus) and ``/health``; None: not served.
     metrics_port: int | None
     #: Address the metrics port listens on (loopback unless opened on purpose).
@@ -140,7 +146,9 @@ class Settings:
             rescan_interval_s=env.float("RESCAN_INTERVAL_S", 30.0, low=0.5, high=86400.0),
             fair_slice_bytes=env.int("FAIR_SLICE_BYTES", 4 << 20, low=4096, high=1 << 34),
             delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", _parse_bool),
+            exclude_projects=env.get("EXCLUDE_PROJECTS", "", _parse_globs),
             redact_secrets=env.get("REDACT_SECRETS", "true", _parse_bool),
+            search_mode=env.get("SEARCH_MODE", "hybrid", _parse_search_mode),
             search_recent=env.get("SEARCH_RECENT", "false", _parse_bool),
             search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", parse_duration),
             control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
@@ -149,6 +157,7 @@ class Settings:
             store_retry_timeout_s=env.float(
                 "STORE_RETRY_TIMEOUT_S", 300.0, low=0.0, high=7 * 86400.0
             ),
+            mcp_call_timeout_s=env.float("MCP_CALL_TIMEOUT_S", 20.0, low=0.001, high=3600.0),
             metrics_port=env.optional("METRICS_PORT", _parse_port),
             metrics_host=env.get("METRICS_HOST", "127.0.0.1", _parse_nonempty),
             health_stall_s=env.float("HEALTH_STALL_S", 30.0, low=0.5, high=86400.0),
@@ -285,6 +294,17 @@ def parse_duration(text: str) -> float:
     if m is None or float(m.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a duration (use e.g. 30m, 12h, 7d, 2w)")
     return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def _parse_globs(value: str) -> tuple[str, ...]:
+    return tuple(g.strip() for g in value.split(",") if g.strip())
+
+
+def _parse_search_mode(value: str) -> str:
+    lowered = value.lower()
+    if lowered not in ("hybrid", "dense", "bm25"):
+        raise ValueError("expected hybrid, dense or bm25")
+    return lowered
 
 
 def _parse_port(value: str) -> int:

@@ -6,8 +6,9 @@ them instead, over HTTP on 127.0.0.1 only (``CONTROL_PORT``; 0 picks a free
 port). It writes ``$STATE_DIR/importer.json`` with its pid and port, which the
 CLI reads to find it.
 
-Endpoints (GET, JSON): ``/status``; ``/search?q=...&limit=N&project=P``;
-``/health``.
+Endpoints (GET, JSON): ``/status``; ``/search?q=...`` (the parameters of
+:meth:`~streaming_importer.search.SearchQuery.to_params`); ``/health``;
+``/session?id=ID``; ``/forget?session=ID`` or ``?project=P``.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ async def _handle(stream: SocketStream, handler: Handler) -> None:
             status, body = 200, await handler(url.path, params)
         except KeyError:
             status, body = 404, {"error": f"no such endpoint: {url.path}"}
+        except LookupError as e:
+            status, body = 404, {"error": str(e)}
         except ValueError as e:
             status, body = 400, {"error": str(e)}
         payload = orjson.dumps(body)

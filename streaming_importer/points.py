@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from streaming_importer.chunk import Chunk
-from streaming_importer.sink import Point
+from streaming_importer.sink import Point, Sparse
 
 __all__ = ["NAMESPACE", "payload_for", "point_id"]
 
@@ -64,5 +64,14 @@ def payload_for(source: str, chunk: Chunk, rel_path: str, offset: int) -> dict[s
     }
 
 
-def to_point(source: str, chunk: Chunk, rel_path: str, offset: int, vector: list[float]) -> Point:
-    return Point(point_id(source, chunk), vector, payload_for(source, chunk, rel_path, offset))
+def to_point(
+    source: str,
+    chunk: Chunk,
+    rel_path: str,
+    offset: int,
+    vector: list[float],
+    sparse: Sparse | None = None,
+) -> Point:
+    """The point of a chunk: its id, dense vector, BM25 vector and payload."""
+    payload = payload_for(source, chunk, rel_path, offset)
+    return Point(point_id(source, chunk), vector, payload, sparse)

@@ -32,6 +32,8 @@ def status_report(
         "points": points,
         "quarantined": state.totals.quarantined,
         "secrets_redacted": state.totals.secrets_redacted,
+        "forgotten_sessions": len(state.forgotten.sessions),
+        "forgotten_projects": len(state.forgotten.projects),
         "lines": state.totals.lines,
         "chunks": state.totals.chunks,
         "tokens_embedded": state.totals.tokens_embedded,

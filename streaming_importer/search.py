@@ -23,10 +23,12 @@ from typing import Any
 
 from streaming_importer.config import is_duration, parse_duration
 from streaming_importer.embed import Embedder
+from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.sink import Hit, Sink, Where
 
 __all__ = [
     "KINDS",
+    "MODES",
     "SearchQuery",
     "SessionHit",
     "candidates",
@@ -37,14 +39,19 @@ __all__ = [
     "parse_when",
     "recency_factor",
     "search",
+    "session_summary",
 ]
 
+#: How a query ranks chunks: both rankings fused, the model alone, BM25 alone.
+MODES = ("hybrid", "dense", "bm25")
 #: Message kinds a chunk can have (``--kind``).
 KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary")
 #: Chunks fetched per session asked for (at least 50).
 OVERSAMPLE = 10
 #: Chunks of one message read to find a hit's neighbours.
 _MESSAGE_CHUNKS_MAX = 512
+#: Prompt chunks of one session read to find the prompt a hit answered.
+_PROMPTS_MAX = 1024
 
 
 def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> str:
@@ -89,6 +96,9 @@ class SearchQuery:
     until: str | None = None
     #: Recency half-life in seconds; None means pure similarity.
     half_life_s: float | None = None
+    mode: str = "hybrid"
+    #: Leave this session out (an agent searching from inside it).
+    exclude_session: str | None = None
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -100,6 +110,8 @@ class SearchQuery:
                 raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         if self.half_life_s is not None and self.half_life_s <= 0:
             raise ValueError("the recency half-life must be positive")
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
 
     def where(self) -> Where:
         equals: dict[str, str | tuple[str, ...]] = {}
@@ -112,11 +124,12 @@ class SearchQuery:
             equals["session_id"] = self.session
         if self.kinds:
             equals["kind"] = self.kinds if len(self.kinds) > 1 else self.kinds[0]
-        return Where(equals, since=self.since, until=self.until)
+        differs = {"session_id": self.exclude_session} if self.exclude_session else {}
+        return Where(equals, since=self.since, until=self.until, differs=differs)
 
     def to_params(self) -> dict[str, str]:
         """As query parameters for the running importer's ``/search``."""
-        params = {"q": self.text, "limit": str(self.limit)}
+        params = {"q": self.text, "limit": str(self.limit), "mode": self.mode}
         for key, value in (
             ("project", self.project),
             ("session", self.session),
@@ -124,6 +137,7 @@ class SearchQuery:
             ("since", self.since),
             ("until", self.until),
             ("half_life_s", None if self.half_life_s is None else repr(self.half_life_s)),
+            ("exclude_session", self.exclude_session),
         ):
             if value:
                 params[key] = value
@@ -142,6 +156,8 @@ class SearchQuery:
             since=params.get("since") or None,
             until=params.get("until") or None,
             half_life_s=float(half_life) if half_life else None,
+            mode=params.get("mode", "hybrid"),
+            exclude_session=params.get("exclude_session") or None,
         )
 
 
@@ -182,6 +198,9 @@ class SessionHit:
     #: Text of the same message just before and after the best chunk.
     before: str = ""
     after: str = ""
+    #: The prompt the best chunk answered (the session's last prompt before
+    #: it), or "" if the chunk is itself a prompt.
+    prompt: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """As ``search --json`` prints it (and the control port sends it)."""
@@ -194,6 +213,7 @@ class SessionHit:
             **p,
             "context_before": self.before,
             "context_after": self.after,
+            "prompt": self.prompt,
             "resume": resume_command(p),
         }
 
@@ -268,26 +288,106 @@ def _drop_prefix_overlap(text: str, after: str) -> str:
 
 
 def search(
-    embedder: Embedder, sink: Sink, query: SearchQuery, now: dt.datetime | None = None
+    embedder: Embedder,
+    encoder: Bm25Encoder,
+    sink: Sink,
+    query: SearchQuery,
+    now: dt.datetime | None = None,
 ) -> list[SessionHit]:
     """The ``query.limit`` best sessions for ``query``, best first, with context."""
-    return find(sink, embedder.embed([query.text])[0], query, now)
+    dense = embedder.embed([query.text])[0] if query.mode != "bm25" else None
+    return find(sink, encoder, query, dense, now)
 
 
 def find(
-    sink: Sink, vector: Sequence[float], query: SearchQuery, now: dt.datetime | None = None
+    sink: Sink,
+    encoder: Bm25Encoder,
+    query: SearchQuery,
+    dense: Sequence[float] | None,
+    now: dt.datetime | None = None,
 ) -> list[SessionHit]:
-    """:func:`search` with the query already embedded as ``vector``."""
+    """:func:`search` with the query's dense vector already computed (None in bm25 mode)."""
     now = now or dt.datetime.now(dt.UTC)
-    hits = sink.search(vector, candidates(query.limit), query.where())
-    results = []
-    for found in group_by_session(hits, query.limit, now, query.half_life_s):
-        p = found.best.payload
-        if p.get("message_uuid"):
-            same_message = Where(
-                {"session_id": str(p.get("session_id")), "message_uuid": str(p["message_uuid"])}
-            )
-            before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
-            found = dataclasses.replace(found, before=before, after=after)
-        results.append(found)
-    return results
+    sparse = encoder.query(query.text) if query.mode != "dense" else None
+    hits = sink.search(candidates(query.limit), query.where(), dense=dense, sparse=sparse)
+    return [
+        with_context(sink, found)
+        for found in group_by_session(hits, query.limit, now, query.half_life_s)
+    ]
+
+
+def with_context(sink: Sink, found: SessionHit) -> SessionHit:
+    """``found`` with its neighbouring chunks and the prompt it answered."""
+    p = found.best.payload
+    session = str(p.get("session_id"))
+    if p.get("message_uuid"):
+        same_message = Where({"session_id": session, "message_uuid": str(p["message_uuid"])})
+        before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
+        found = dataclasses.replace(found, before=before, after=after)
+    if p.get("kind") != "prompt" and p.get("timestamp"):
+        earlier = Where({"session_id": session, "kind": "prompt"}, until=str(p["timestamp"]))
+        found = dataclasses.replace(
+            found, prompt=answered_prompt(sink.scroll(earlier, _PROMPTS_MAX))
+        )
+    return found
+
+
+def answered_prompt(prompts: Sequence[Hit]) -> str:
+    """The text of the latest of ``prompts`` (its first chunk)."""
+    if not prompts:
+        return ""
+    latest = max(
+        prompts,
+        key=lambda h: (str(h.payload.get("timestamp")), -int(h.payload.get("chunk_index") or 0)),
+    )
+    return str(latest.payload.get("text", ""))
+
+
+#: Points of one session read for its summary.
+_SESSION_POINTS_MAX = 20_000
+_FILE_ARGUMENT = re.compile(r"^(Read|Edit|Write|MultiEdit|NotebookEdit): (\S+)")
+
+
+def session_summary(sink: Sink, session_id: str) -> dict[str, Any] | None:
+    """What a session was: first prompt, time span, project, branch, files, tools.
+
+    Built from the stored points (prompts, tool calls); None if none is stored.
+    """
+    points = sink.scroll(Where({"session_id": session_id}), _SESSION_POINTS_MAX)
+    if not points:
+        return None
+    payloads = sorted(
+        (h.payload for h in points),
+        key=lambda p: (
+            str(p.get("timestamp") or ""),
+            p.get("part") or 0,
+            p.get("chunk_index") or 0,
+        ),
+    )
+    times = [str(p["timestamp"]) for p in payloads if p.get("timestamp")]
+    prompts = [p for p in payloads if p.get("kind") == "prompt" and p.get("chunk_index") == 0]
+    tools: dict[str, int] = {}
+    files: list[str] = []
+    for p in payloads:
+        if p.get("kind") != "tool_call" or p.get("chunk_index"):
+            continue
+        text = str(p.get("text", ""))
+        name = text.split(":", 1)[0].strip()
+        tools[name] = tools.get(name, 0) + 1
+        found = _FILE_ARGUMENT.match(text)
+        if found and found.group(2) not in files:
+            files.append(found.group(2))
+    first = payloads[0]
+    return {
+        "session_id": session_id,
+        "project": next((p["project"] for p in payloads if p.get("project")), None),
+        "git_branch": next((p["git_branch"] for p in payloads if p.get("git_branch")), None),
+        "first_prompt": str(prompts[0].get("text", "")) if prompts else None,
+        "prompts": len(prompts),
+        "started": times[0] if times else None,
+        "ended": times[-1] if times else None,
+        "files_touched": files,
+        "tools_used": dict(sorted(tools.items(), key=lambda kv: -kv[1])),
+        "paths": sorted({str(p.get("path")) for p in payloads if p.get("path")}),
+        "resume": resume_command(next((p for p in payloads if p.get("project")), first)),
+    }

@@ -15,6 +15,7 @@ from benchmarks.corpus_questions import distinctive_sentences
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
 from streaming_importer.embed import FastEmbedEmbedder
+from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.search import SearchQuery, search
 from streaming_importer.sink import Point, Sink, Where
 from streaming_importer.sink.edge import EdgeSink
@@ -62,7 +63,7 @@ def test_search_finds_the_session_of_a_sentence_from_any_transcript(
     try:
         misses = []
         for name, session, sentence in cases:
-            hits = search(embedder, sink, SearchQuery(sentence, limit=5))
+            hits = search(embedder, Bm25Encoder(), sink, SearchQuery(sentence, limit=5))
             if session not in {h.best.payload["session_id"] for h in hits}:
                 misses.append((name, sentence))
     finally:
@@ -190,7 +191,7 @@ async def test_server_sink_stores_the_same_points_as_the_edge_sink(
     _, server = await import_once(demo_copy, tmp_path / "server", embedder, sink=server_sink)
     try:
         assert all_points(server) == all_points(edge)
-        hits = server.search(embedder.embed(["why did the webhook test fail"])[0], 3, Where())
+        hits = server.search(3, Where(), dense=embedder.embed(["why did the webhook test fail"])[0])
         assert hits[0].payload["session_id"] == "9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608"
     finally:
         edge.close()

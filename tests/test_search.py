@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from streaming_importer.embed import FastEmbedEmbedder
+from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.search import (
     SearchQuery,
     group_by_session,
@@ -143,7 +144,7 @@ Find = Callable[..., list[str]]
 @pytest.fixture
 def sessions(demo_sink: Sink, embedder: FastEmbedEmbedder) -> Find:
     def find(text: str, **fields: object) -> list[str]:
-        hits = search(embedder, demo_sink, SearchQuery(text, **fields), now=NOW)  # type: ignore[arg-type]
+        hits = search(embedder, Bm25Encoder(), demo_sink, SearchQuery(text, **fields), now=NOW)  # type: ignore[arg-type]
         return [str(h.best.payload["session_id"]) for h in hits]
 
     return find
@@ -175,7 +176,9 @@ def test_each_filter_narrows_the_results(sessions: Find) -> None:
 
 def test_kind_filter_returns_only_that_kind(demo_sink: Sink, embedder: FastEmbedEmbedder) -> None:
     for kinds in (("prompt",), ("tool_call", "tool_result")):
-        hits = search(embedder, demo_sink, SearchQuery("webhook test", kinds=kinds), now=NOW)
+        hits = search(
+            embedder, Bm25Encoder(), demo_sink, SearchQuery("webhook test", kinds=kinds), now=NOW
+        )
         assert hits
         assert {h.best.payload["kind"] for h in hits} <= set(kinds)
 
@@ -199,7 +202,9 @@ async def test_a_hit_comes_with_its_neighbours_and_the_resume_command(
     (folder / "bbbbbbbb-0000-4000-8000-000000000002.jsonl").write_text(json.dumps(line) + "\n")
     _, sink = await import_once(tmp_path / "conversations", tmp_path / "state", embedder)
     try:
-        (found,) = search(embedder, sink, SearchQuery("cache key tenant id", limit=1), now=NOW)
+        (found,) = search(
+            embedder, Bm25Encoder(), sink, SearchQuery("cache key tenant id", limit=1), now=NOW
+        )
     finally:
         sink.close()
     assert "tenant id" in found.best.payload["text"]

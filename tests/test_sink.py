@@ -46,15 +46,15 @@ def test_upsert_search_count_and_filter(sink: Sink) -> None:
     )
     sink.flush()
     assert sink.count() == 3
-    hits = sink.search([1, 0, 0, 0], 2, Where())
+    hits = sink.search(2, Where(), dense=[1, 0, 0, 0])
     assert [h.payload["text"] for h in hits] == ["t1", "t2"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-    shop = sink.search([1, 0, 0, 0], 5, Where({"project_name": "shop"}))
+    shop = sink.search(5, Where({"project_name": "shop"}), dense=[1, 0, 0, 0])
     assert [h.payload["text"] for h in shop] == ["t1", "t3"]
     # The same id again is an update, not a second point.
     sink.upsert([point(1, "/home/a/shop", [1, 0, 0, 0])])
     assert sink.count() == 3
-    assert sink.stored_identity() == IDENTITY.to_json()
+    assert sink.stored_identity() == {**IDENTITY.to_json(), "schema": 2}
 
 
 def test_edge_store_reopens_and_refuses_another_model(tmp_path: Path) -> None:
@@ -93,6 +93,6 @@ def test_reading_a_missing_collection_creates_nothing(tmp_path: Path) -> None:
     s = EdgeSink(tmp_path / "qdrant", "c")
     s.open(IDENTITY, create=False)
     assert s.count() == 0
-    assert s.search([1, 0, 0, 0], 3, Where()) == []
+    assert s.search(3, Where(), dense=[1, 0, 0, 0]) == []
     s.close()
     assert not (tmp_path / "qdrant").exists()

@@ -24,11 +24,14 @@ from streaming_importer.errors import ModelMismatchError
 __all__ = [
     "DATETIME_FIELDS",
     "KEYWORD_FIELDS",
+    "SCHEMA",
     "Hit",
     "Point",
     "Sink",
+    "Sparse",
     "Where",
     "check_identity",
+    "check_schema",
     "open_sink",
 ]
 
@@ -44,6 +47,25 @@ KEYWORD_FIELDS = (
 )
 #: Payload fields with a datetime index (range filters).
 DATETIME_FIELDS = ("timestamp",)
+#: Layout of a collection: 2 = named vectors ``dense`` and ``bm25`` (sparse,
+#: IDF). A collection of another layout is refused (``reindex`` rebuilds it).
+SCHEMA = 2
+DENSE = "dense"
+SPARSE = "bm25"
+#: Reciprocal-rank fusion: its constant, and the weights of the dense and the
+#: BM25 rankings. Measured with benchmarks/retrieval.py (k 1-60, BM25 weight
+#: 1-3): a small k (the top ranks decide) with BM25 weighed up a little was
+#: best on answer@3 at the same session@5 (see README).
+RRF_K = 2
+RRF_WEIGHTS = (1.0, 1.5)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sparse:
+    """A sparse vector: term ids and their weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,6 +75,8 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+    #: The chunk's BM25 vector (None: dense only).
+    sparse: Sparse | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,11 +91,14 @@ class Where:
     equals: Mapping[str, str | tuple[str, ...]] = dataclasses.field(default_factory=dict)
     since: str | None = None
     until: str | None = None
+    #: Fields that must not have these values.
+    differs: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Hit:
-    """One search result; ``score`` is cosine similarity."""
+    """One search result; ``score`` is cosine similarity (dense), a BM25 score
+    (sparse alone) or a reciprocal-rank-fusion score (both)."""
 
     id: str
     score: float
@@ -105,8 +132,19 @@ class Sink(Protocol):
         """Make acknowledged points durable on disk (where the engine defers it)."""
         ...
 
-    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
-        """The ``limit`` nearest points that satisfy ``where``, nearest first."""
+    def search(
+        self,
+        limit: int,
+        where: Where,
+        *,
+        dense: Sequence[float] | None = None,
+        sparse: Sparse | None = None,
+    ) -> list[Hit]:
+        """The ``limit`` best points that satisfy ``where``, best first.
+
+        With ``dense`` and ``sparse``, both rankings are fused (reciprocal
+        rank fusion, in one query); with one of them, that ranking alone.
+        """
         ...
 
     def scroll(self, where: Where, limit: int) -> list[Hit]:
@@ -119,6 +157,14 @@ class Sink(Protocol):
 
     def delete_path(self, source: str, path: str) -> None:
         """Delete the points of one transcript (payload ``source`` and ``path``)."""
+        ...
+
+    def delete_where(self, where: Where) -> None:
+        """Delete every point that satisfies ``where`` (acknowledged on return)."""
+        ...
+
+    def drop(self) -> None:
+        """Delete the whole collection and what describes it (``reindex``)."""
         ...
 
     def move_path(self, source: str, old: str, new: str) -> None:
@@ -134,11 +180,22 @@ def check_identity(
     """Raise ModelMismatchError unless ``stored`` is ``identity`` (or either is absent)."""
     if stored is None or identity is None:
         return
+    check_schema(stored, where)
     if stored.get("fingerprint") != identity.fingerprint or stored.get("dim") != identity.dim:
         raise ModelMismatchError(
             f"{where} was built with model {stored.get('name')!r} ({stored.get('dim')} dims); "
             f"it cannot take vectors of {identity.name!r} ({identity.dim} dims). "
             "Use another COLLECTION_NAME (or STATE_DIR), or set EMBEDDING_MODEL back."
+        )
+
+
+def check_schema(stored: Mapping[str, Any] | None, where: str) -> None:
+    """Raise ModelMismatchError if ``stored`` describes a collection of another layout."""
+    if stored is not None and stored.get("schema", 1) != SCHEMA:
+        raise ModelMismatchError(
+            f"{where} was built by an older version of streaming_importer (dense vectors "
+            "only, no BM25); rebuild it with `python -m streaming_importer reindex`, or use "
+            "another COLLECTION_NAME"
         )
 
 

@@ -18,10 +18,11 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
@@ -29,9 +30,15 @@ from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import StoreError, StoreLockedError
 from streaming_importer.sink import (
     DATETIME_FIELDS,
+    DENSE,
     KEYWORD_FIELDS,
+    RRF_K,
+    RRF_WEIGHTS,
+    SCHEMA,
+    SPARSE,
     Hit,
     Point,
+    Sparse,
     Where,
     check_identity,
 )
@@ -89,7 +96,8 @@ class EdgeSink:
     def _create(self, identity: ModelIdentity) -> Any:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine),
+            vectors={DENSE: qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
         shard = qe.EdgeShard.create(str(self._path), config)
         for name in KEYWORD_FIELDS:
@@ -101,7 +109,7 @@ class EdgeSink:
 
     def _write_meta(self, identity: ModelIdentity) -> None:
         tmp = self._meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(identity.to_json(), indent=2))
+        tmp.write_text(json.dumps({**identity.to_json(), "schema": SCHEMA}, indent=2))
         os.replace(tmp, self._meta_path)
 
     def stored_identity(self) -> dict[str, Any] | None:
@@ -118,7 +126,7 @@ class EdgeSink:
             return
         self._shard.update(
             qe.UpdateOperation.upsert_points(
-                [qe.Point(uuid.UUID(p.id), p.vector, p.payload) for p in points]
+                [qe.Point(uuid.UUID(p.id), _vectors(p), p.payload) for p in points]
             )
         )
 
@@ -126,15 +134,34 @@ class EdgeSink:
         if self._shard is not None:
             self._shard.flush()
 
-    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
+    def search(
+        self,
+        limit: int,
+        where: Where,
+        *,
+        dense: Sequence[float] | None = None,
+        sparse: Sparse | None = None,
+    ) -> list[Hit]:
         if self._shard is None:
             return []
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(list(vector)),
-            with_payload=True,
-            filter=_filter(where),
-        )
+        queries = []
+        if dense is not None:
+            queries.append(qe.Query.Nearest(list(dense), using=DENSE))
+        if sparse is not None:
+            queries.append(qe.Query.Nearest(_sparse(sparse), using=SPARSE))
+        if not queries:
+            raise ValueError("search needs a dense or a sparse vector")
+        flt = _filter(where)
+        if len(queries) == 1:
+            request = qe.QueryRequest(limit=limit, query=queries[0], with_payload=True, filter=flt)
+        else:
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=[qe.Prefetch(limit=limit, query=q, filter=flt) for q in queries],
+                # The stub types query as Fusion; Fusion.Rrf is what the engine takes.
+                query=cast(Any, qe.Fusion.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))),
+                with_payload=True,
+            )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in self._shard.query(request)
@@ -156,6 +183,18 @@ class EdgeSink:
     def delete_path(self, source: str, path: str) -> None:
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(_path_filter(source, path)))
 
+    def delete_where(self, where: Where) -> None:
+        if self._shard is not None:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+
+    def drop(self) -> None:
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+        shutil.rmtree(self._path, ignore_errors=True)
+        self._meta_path.unlink(missing_ok=True)
+        logger.info("deleted the embedded collection %s", self._path)
+
     def move_path(self, source: str, old: str, new: str) -> None:
         self._shard.update(
             qe.UpdateOperation.set_payload_by_filter(_path_filter(source, old), {"path": new})
@@ -171,6 +210,17 @@ class EdgeSink:
             self._unlock()
 
 
+def _vectors(point: Point) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE: point.vector}
+    if point.sparse is not None:
+        vectors[SPARSE] = _sparse(point.sparse)
+    return vectors
+
+
+def _sparse(sparse: Sparse) -> Any:
+    return qe.SparseVector(list(sparse.indices), list(sparse.values))
+
+
 def _filter(where: Where) -> Any:
     conditions: list[Any] = []
     for key, value in where.equals.items():
@@ -180,7 +230,12 @@ def _filter(where: Where) -> Any:
         conditions.append(
             qe.FieldCondition("timestamp", range=qe.RangeDateTime(gte=where.since, lt=where.until))
         )
-    return qe.Filter(must=conditions) if conditions else None
+    excluded: list[Any] = [
+        qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.differs.items()
+    ]
+    if not conditions and not excluded:
+        return None
+    return qe.Filter(must=conditions or None, must_not=excluded or None)
 
 
 def _path_filter(source: str, path: str) -> Any:

@@ -20,9 +20,15 @@ from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import StoreError, StoreUnavailableError
 from streaming_importer.sink import (
     DATETIME_FIELDS,
+    DENSE,
     KEYWORD_FIELDS,
+    RRF_K,
+    RRF_WEIGHTS,
+    SCHEMA,
+    SPARSE,
     Hit,
     Point,
+    Sparse,
     Where,
     check_identity,
 )
@@ -71,8 +77,11 @@ class ServerSink:
     def _create(self, identity: ModelIdentity) -> None:
         self._client.create_collection(
             self._collection,
-            vectors_config=models.VectorParams(size=identity.dim, distance=models.Distance.COSINE),
-            metadata={_META_KEY: identity.to_json()},
+            vectors_config={
+                DENSE: models.VectorParams(size=identity.dim, distance=models.Distance.COSINE)
+            },
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            metadata={_META_KEY: {**identity.to_json(), "schema": SCHEMA}},
         )
         for name in KEYWORD_FIELDS:
             self._client.create_payload_index(
@@ -94,7 +103,9 @@ class ServerSink:
     def upsert(self, points: Sequence[Point]) -> None:
         if not points:
             return
-        structs = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        structs = [
+            models.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points
+        ]
         with self._transient():
             self._client.upsert(self._collection, points=structs, wait=True)
 
@@ -115,17 +126,46 @@ class ServerSink:
         # wait=True already made every upsert durable on the server.
         return None
 
-    def search(self, vector: Sequence[float], limit: int, where: Where) -> list[Hit]:
+    def search(
+        self,
+        limit: int,
+        where: Where,
+        *,
+        dense: Sequence[float] | None = None,
+        sparse: Sparse | None = None,
+    ) -> list[Hit]:
         if not self._exists:
             return []
+        queries: list[tuple[str, Any]] = []
+        if dense is not None:
+            queries.append((DENSE, list(dense)))
+        if sparse is not None:
+            queries.append((SPARSE, _sparse(sparse)))
+        if not queries:
+            raise ValueError("search needs a dense or a sparse vector")
+        flt = _filter(where)
         with self._transient():
-            result = self._client.query_points(
-                self._collection,
-                query=list(vector),
-                limit=limit,
-                with_payload=True,
-                query_filter=_filter(where),
-            )
+            if len(queries) == 1:
+                ((using, query),) = queries
+                result = self._client.query_points(
+                    self._collection,
+                    query=query,
+                    using=using,
+                    limit=limit,
+                    with_payload=True,
+                    query_filter=flt,
+                )
+            else:
+                result = self._client.query_points(
+                    self._collection,
+                    prefetch=[
+                        models.Prefetch(query=q, using=u, limit=limit, filter=flt)
+                        for u, q in queries
+                    ],
+                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))),
+                    limit=limit,
+                    with_payload=True,
+                )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in result.points
@@ -151,6 +191,19 @@ class ServerSink:
         with self._transient():
             self._client.delete(self._collection, points_selector=selector, wait=True)
 
+    def delete_where(self, where: Where) -> None:
+        if not self._exists:
+            return
+        selector = models.FilterSelector(filter=_filter(where) or models.Filter())
+        with self._transient():
+            self._client.delete(self._collection, points_selector=selector, wait=True)
+
+    def drop(self) -> None:
+        with self._transient():
+            self._client.delete_collection(self._collection)
+        self._exists = False
+        logger.info("deleted %s", self._describe())
+
     def move_path(self, source: str, old: str, new: str) -> None:
         with self._transient():
             self._client.set_payload(
@@ -159,6 +212,17 @@ class ServerSink:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _vectors(point: Point) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE: point.vector}
+    if point.sparse is not None:
+        vectors[SPARSE] = _sparse(point.sparse)
+    return vectors
+
+
+def _sparse(sparse: Sparse) -> models.SparseVector:
+    return models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
 
 
 def _filter(where: Where) -> models.Filter | None:
@@ -177,7 +241,13 @@ def _filter(where: Where) -> models.Filter | None:
                 range=models.DatetimeRange(gte=_instant(where.since), lt=_instant(where.until)),
             )
         )
-    return models.Filter(must=conditions) if conditions else None
+    excluded: list[models.Condition] = [
+        models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        for key, value in where.differs.items()
+    ]
+    if not conditions and not excluded:
+        return None
+    return models.Filter(must=conditions or None, must_not=excluded or None)
 
 
 def _instant(iso: str | None) -> datetime.datetime | None:

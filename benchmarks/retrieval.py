@@ -1,0 +1,109 @@
+"""Retrieval quality on the shared corpus: dense, BM25 and hybrid, side by side.
+
+Imports ``../shared/corpus/claude-projects`` once with default settings (into
+a temporary state folder, or ``--state DIR`` to reuse one), then asks every
+question of ``benchmarks/eval_set.py`` in each mode and prints, per mode:
+
+- session@1, session@5: the answering session is the first / among the first
+  five results (one result per session);
+- answer@3: a top-3 result from that session shows every answer term in the
+  text a person reads (its chunk, the neighbouring chunks and the prompt).
+
+    python benchmarks/retrieval.py [--state DIR] [--cross-lingual]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
+from streaming_importer.config import Settings  # noqa: E402
+from streaming_importer.embed import Embedder, load_embedder  # noqa: E402
+from streaming_importer.lexical import Bm25Encoder  # noqa: E402
+from streaming_importer.search import MODES, SearchQuery, SessionHit, search  # noqa: E402
+from streaming_importer.sink import Sink  # noqa: E402
+from streaming_importer.sink.edge import EdgeSink  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
+
+
+def shown_text(hit: SessionHit) -> str:
+    """What a person reads of a result."""
+    return " ".join((hit.prompt, hit.before, str(hit.best.payload.get("text", "")), hit.after))
+
+
+def score(
+    embedder: Embedder, sink: Sink, questions: tuple[Question, ...], mode: str
+) -> tuple[float, float, float, list[str]]:
+    """session@1, session@5, answer@3 and the questions answered at none of them."""
+    encoder = Bm25Encoder()
+    at1 = at5 = ans3 = 0
+    misses = []
+    for q in questions:
+        hits = search(embedder, encoder, sink, SearchQuery(q.text, limit=5, mode=mode))
+        sessions = [h.best.payload["session_id"] for h in hits]
+        at1 += sessions[:1] == [q.session]
+        at5 += q.session in sessions
+        answered = any(
+            h.best.payload["session_id"] == q.session
+            and all(t.lower() in shown_text(h).lower() for t in q.terms)
+            for h in hits[:3]
+        )
+        ans3 += answered
+        if q.session not in sessions:
+            misses.append(q.text)
+    n = len(questions)
+    return at1 / n, at5 / n, ans3 / n, misses
+
+
+def import_corpus(state: Path) -> None:
+    env = {**os.environ, "CONVERSATIONS_DIR": str(CORPUS), "STATE_DIR": str(state)}
+    subprocess.run(
+        [sys.executable, "-m", "streaming_importer", "--once"],
+        env=env,
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--state", type=Path, help="an existing state folder with the corpus")
+    parser.add_argument("--misses", action="store_true", help="list the questions missed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        state = args.state or Path(tmp) / "state"
+        if args.state is None:
+            import_corpus(state)
+        settings = Settings.from_env({"CONVERSATIONS_DIR": str(CORPUS), "STATE_DIR": str(state)})
+        embedder = load_embedder(settings)
+        sink = EdgeSink(settings.store_dir, settings.collection_name)
+        sink.open(embedder.identity, create=False)
+        try:
+            for title, questions in (
+                (f"{len(QUESTIONS)} questions", QUESTIONS),
+                (f"{len(CROSS_LINGUAL)} Japanese questions about English sessions", CROSS_LINGUAL),
+            ):
+                print(f"\n{title} ({embedder.identity.name})\n")
+                print("| mode | session@1 | session@5 | answer@3 |")
+                print("|---|---|---|---|")
+                for mode in MODES:
+                    at1, at5, ans3, misses = score(embedder, sink, questions, mode)
+                    print(f"| {mode} | {at1:.2f} | {at5:.2f} | {ans3:.2f} |")
+                    if args.misses:
+                        for text in misses:
+                            print(f"|   missed: {text} | | | |")
+        finally:
+            sink.close()
+
+
+if __name__ == "__main__":
+    main()

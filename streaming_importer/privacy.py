@@ -1,0 +1,83 @@
+"""What must never be embedded: excluded projects, marked and forgotten sessions.
+
+- ``EXCLUDE_PROJECTS``: globs on a session's project path (``/home/me/secret*``,
+  ``*/clients/*``) or its last folder name.
+- The do-not-index marker: a session with a prompt that contains ``#no-index``
+  is never embedded (and what was stored of it before the marker is deleted).
+- ``forget --session ID | --project P`` deletes the points and leaves a
+  tombstone in the checkpoint, so the importer never imports them again,
+  also after a restart or when the transcript is rewritten.
+
+:class:`Privacy` answers "may this message be embedded?"; pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from streaming_importer.parse import Message
+
+__all__ = ["NO_INDEX_MARKER", "Privacy", "Tombstones"]
+
+#: In a prompt: never embed this session.
+NO_INDEX_MARKER = "#no-index"
+
+
+@dataclasses.dataclass(slots=True)
+class Tombstones:
+    """Sessions and projects forgotten (or marked); kept in the checkpoint."""
+
+    sessions: set[str] = dataclasses.field(default_factory=set)
+    projects: set[str] = dataclasses.field(default_factory=set)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"sessions": sorted(self.sessions), "projects": sorted(self.projects)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Iterable[str]] | None) -> Tombstones:
+        data = data or {}
+        return cls(set(data.get("sessions", ())), set(data.get("projects", ())))
+
+
+@dataclasses.dataclass(slots=True)
+class Privacy:
+    """The exclusion rules of one run."""
+
+    exclude_globs: tuple[str, ...]
+    tombstones: Tombstones
+
+    def allows(self, message: Message, rel_path: str = "") -> bool:
+        """Whether ``message`` (of the transcript at ``rel_path``) may be embedded and stored.
+
+        A message seen before the session's first working directory (a
+        ``summary`` line, say) has no project yet; it is judged by the
+        project folder's name instead, the path with "/" written as "-" as
+        Claude Code names it.
+        """
+        if message.session_id in self.tombstones.sessions:
+            return False
+        project = message.project
+        if project is None:
+            slug = PurePosixPath(rel_path).parts[0] if "/" in rel_path else ""
+            if not slug:
+                return True
+            return not any(
+                fnmatch.fnmatchcase(slug, pattern)
+                for rule in (*self.exclude_globs, *self.tombstones.projects)
+                for pattern in (rule.replace("/", "-"), "*-" + rule)
+            )
+        name = PurePosixPath(project).name
+        if project in self.tombstones.projects or name in self.tombstones.projects:
+            return False
+        return not any(
+            fnmatch.fnmatchcase(project, glob) or fnmatch.fnmatchcase(name, glob)
+            for glob in self.exclude_globs
+        )
+
+    @staticmethod
+    def marks_no_index(message: Message) -> bool:
+        """Whether ``message`` is a prompt asking that its session not be indexed."""
+        return message.kind == "prompt" and NO_INDEX_MARKER in message.text
