@@ -322,9 +322,11 @@ def test_second_sigint_exits_at_once(corpus: Path, tmp_path: Path) -> None:
     }
     with start_cli(env=env, capture=True) as proc:
         wait_for(lambda: (tmp_path / "state" / "importer.json").exists(), 60, "start-up")
-        time.sleep(1.0)  # importing the corpus: far from done
+        # Importing the corpus: the small folder goes first (about a second), then
+        # the large sessions keep a model batch in flight at every moment.
+        time.sleep(3.0)
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.2)
+        time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
         code = proc.wait(timeout=10)

@@ -180,13 +180,14 @@ def check_identity(
     """Raise ModelMismatchError unless ``stored`` is ``identity`` (or either is absent)."""
     if stored is None or identity is None:
         return
-    check_schema(stored, where)
     if stored.get("fingerprint") != identity.fingerprint or stored.get("dim") != identity.dim:
         raise ModelMismatchError(
             f"{where} was built with model {stored.get('name')!r} ({stored.get('dim')} dims); "
             f"it cannot take vectors of {identity.name!r} ({identity.dim} dims). "
-            "Use another COLLECTION_NAME (or STATE_DIR), or set EMBEDDING_MODEL back."
+            "Rebuild it for the new model with `python -m streaming_importer reindex`, use "
+            "another COLLECTION_NAME (or STATE_DIR), or set EMBEDDING_MODEL back."
         )
+    check_schema(stored, where)
 
 
 def check_schema(stored: Mapping[str, Any] | None, where: str) -> None:
