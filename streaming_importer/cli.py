@@ -47,6 +47,12 @@ from streaming_importer.search import (
     search,
 )
 from streaming_importer.sink import Sink, check_identity, check_schema, open_sink
+from streaming_importer.startup import (
+    STOP,
+    catch_stop_signals,
+    reexec_with_arena_limit,
+    release_stop_signals,
+)
 
 __all__ = ["main"]
 
@@ -62,6 +68,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as e:
         print(f"streaming_importer: configuration error: {e}", file=sys.stderr)  # noqa: T201
         return ExitCode.CONFIG
+    if args.command is not None:
+        # Not an import: Ctrl-C and SIGTERM act at once, as usual.
+        release_stop_signals()
+        if STOP.is_set():
+            return 128 + signal.SIGINT
     quiet = args.command in ("search", "status", "forget", "mcp")
     console = _setup_logging(settings.log_level, settings.log_format, quiet=quiet)
     try:
@@ -208,17 +219,11 @@ def _import(settings: Settings, *, once: bool, console: Any) -> int:
 
 
 def run() -> None:
-    """The program's entry point: ``python -m streaming_importer``.
-
-    glibc reads ``MALLOC_ARENA_MAX`` only at start-up, and with one arena per
-    thread (the model, parser and store threads) freed memory is spread over
-    arenas that are rarely given back. So a run without the variable
-    re-executes itself once with ``MALLOC_ARENA_MAX=2`` (same pid, same
-    arguments); setting the variable, to any value, skips that.
-    """
-    if "MALLOC_ARENA_MAX" not in os.environ and sys.platform.startswith("linux"):
-        env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-        os.execve(sys.executable, [sys.executable, "-m", "streaming_importer", *sys.argv[1:]], env)
+    """The program's entry point (``python -m streaming_importer``, ``streaming-importer``)."""
+    reexec_with_arena_limit()  # a no-op under ``python -m``: __main__ did it first
+    catch_stop_signals()
+    if STOP.is_set():  # stopped before it even started
+        raise SystemExit(ExitCode.OK)
     raise SystemExit(main())
 
 
@@ -262,7 +267,8 @@ def _early_signals() -> Iterator[threading.Event]:
     The running importer installs its own handlers; these cover the seconds
     before (loading the model), so a stop then is a clean exit, not a kill.
     """
-    stop = threading.Event()
+    # A signal caught before this point (startup.py) counts too.
+    stop = STOP
 
     def remember(signum: int, _frame: Any) -> None:
         logger.info("%s during start-up: stopping", signal.Signals(signum).name)

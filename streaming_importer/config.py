@@ -19,7 +19,8 @@ from streaming_importer.errors import ConfigError
 
 __all__ = ["DEFAULT_MODEL", "Settings", "is_duration", "parse_duration"]
 
-#: The default embedding model, assembled offline from two PyPI packages.
+#: The default embedding model's name: all-MiniLM-L6-v2, built offline from two
+#: PyPI packages (which of its files it means: ``embed.DEFAULT_VARIANT``).
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _T = TypeVar("_T")

@@ -23,10 +23,11 @@ from streaming_importer.chunk import Tokenizer
 from streaming_importer.config import DEFAULT_MODEL, Settings
 from streaming_importer.errors import ConfigError, ModelError
 from streaming_importer.model_folder import (
-    DEFAULT_MODEL_DIRNAME,
     DEFAULT_MODEL_WINDOW,
-    ONNX_SHA256,
-    ensure_default_model,
+    MULTILINGUAL,
+    MULTILINGUAL_WINDOW,
+    VARIANTS,
+    ensure_model,
 )
 
 __all__ = [
@@ -90,14 +91,29 @@ class Embedder(Protocol):
 class FastEmbedEmbedder:
     """A FastEmbed ``TextEmbedding`` model."""
 
-    def __init__(self, model: Any, identity: ModelIdentity, window: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        identity: ModelIdentity,
+        window: int,
+        *,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+    ) -> None:
+        """``query_prefix`` and ``passage_prefix``: what models like E5 expect before
+        a query (:meth:`embed`) and a passage (:meth:`embed_ids`)."""
         self._model = model
         self._identity = identity
         self._window = window
+        self._query_prefix = query_prefix
         inner = model.model
         self._tokenizer_json: str = inner.tokenizer.to_str()
-        self._special = int(inner.tokenizer.num_special_tokens_to_add(False))
-        self._prefix, self._suffix = _special_ids(self.tokenizer())
+        tokenizer = self.tokenizer()
+        self._prefix, self._suffix = _special_ids(tokenizer)
+        if passage_prefix:
+            # After the model's own start token: "<s> passage: ...".
+            self._prefix += list(tokenizer.encode(passage_prefix, add_special_tokens=False).ids)
+        self._special = len(self._prefix) + len(self._suffix)
         padding = inner.tokenizer.padding or {}
         self._pad_id = int(padding.get("pad_id", 0))
         self._input_names = {node.name for node in inner.model.get_inputs()}
@@ -125,7 +141,8 @@ class FastEmbedEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._model.embed(list(texts), batch_size=len(texts))
+        queries = [self._query_prefix + t for t in texts]
+        vectors = self._model.embed(queries, batch_size=len(queries))
         return [v.tolist() for v in vectors]
 
     def embed_ids(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
@@ -226,6 +243,40 @@ def _special_ids(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
     raise ModelError("cannot tell the tokenizer's special tokens apart from a text's")
 
 
+#: What ``EMBEDDING_MODEL``'s default name means: the faster of the two shipped
+#: files on the project's machine (benchmarks/models.py; see README).
+DEFAULT_VARIANT = "all-MiniLM-L6-v2-fp32"
+
+
+#: E5's instructions: a query and a passage are embedded with these prefixes.
+_E5_PREFIXES = {"query_prefix": "query: ", "passage_prefix": "passage: "}
+_E5_FASTEMBED_NAME = "intfloat/multilingual-e5-small"
+
+
+def _register_e5() -> None:
+    """Tell FastEmbed how to run multilingual-e5-small (mean pooling, normalised)."""
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    if any(m["model"] == _E5_FASTEMBED_NAME for m in TextEmbedding.list_supported_models()):
+        return
+    TextEmbedding.add_custom_model(
+        model=_E5_FASTEMBED_NAME,
+        pooling=PoolingType.MEAN,
+        normalization=True,
+        sources=ModelSource(hf=_E5_FASTEMBED_NAME),
+        dim=384,
+        model_file="model.onnx",
+    )
+
+
+def local_variant(name: str) -> str | None:
+    """The shipped model folder an ``EMBEDDING_MODEL`` value names, or None (FastEmbed's)."""
+    if name == DEFAULT_MODEL:
+        return DEFAULT_VARIANT
+    return name if name in VARIANTS else None
+
+
 def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     """Load the configured model; the default one is assembled offline first.
 
@@ -241,18 +292,30 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     }
     if settings.embed_threads:
         kwargs["threads"] = settings.embed_threads
+    variant = local_variant(settings.embedding_model)
+    prefixes: dict[str, str] = {}
     try:
-        if settings.embedding_model == DEFAULT_MODEL:
-            folder = ensure_default_model(settings.models_dir)
+        if variant == MULTILINGUAL:
+            folder, digest = ensure_model(settings.models_dir, variant)
+            _register_e5()
+            model = TextEmbedding(
+                _E5_FASTEMBED_NAME,
+                specific_model_path=str(folder),
+                cache_dir=str(settings.models_dir),
+                **kwargs,
+            )
+            identity = ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
+            window = MULTILINGUAL_WINDOW
+            prefixes = _E5_PREFIXES
+        elif variant is not None:
+            folder, digest = ensure_model(settings.models_dir, variant)
             model = TextEmbedding(
                 DEFAULT_MODEL,
                 specific_model_path=str(folder),
                 cache_dir=str(settings.models_dir),
                 **kwargs,
             )
-            identity = ModelIdentity(
-                name=f"{DEFAULT_MODEL} (int8)", dim=384, fingerprint=f"sha256:{ONNX_SHA256}"
-            )
+            identity = ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
             window = DEFAULT_MODEL_WINDOW
         else:
             model = TextEmbedding(
@@ -269,11 +332,7 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     except ModelError:
         raise
     except Exception as e:  # FastEmbed raises anything, from a hub miss to a bad file
-        where = (
-            f" from {settings.models_dir / DEFAULT_MODEL_DIRNAME}"
-            if settings.embedding_model == DEFAULT_MODEL
-            else ""
-        )
+        where = f" from {settings.models_dir / variant}" if variant is not None else ""
         raise ModelError(
             f"cannot load embedding model {settings.embedding_model!r}{where}: {e}"
         ) from e
@@ -285,4 +344,4 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     logger.info(
         "embedding model %s loaded (%d dims, window %d)", identity.name, identity.dim, window
     )
-    return FastEmbedEmbedder(model, identity, window)
+    return FastEmbedEmbedder(model, identity, window, **prefixes)

@@ -27,15 +27,34 @@ DEMO = ROOT / "demo" / "claude-projects"
 
 
 def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
+    """Settings for an importer inside the test process.
+
+    No memory ceiling unless a test sets one: this process's memory is the
+    whole suite's (several models loaded), not one importer's; the ceiling is
+    tested on the real program (tests/test_memory.py).
+    """
     return Settings.from_env(
-        {"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state), **env}
+        {
+            "CONVERSATIONS_DIR": str(conversations),
+            "STATE_DIR": str(state),
+            "OPERATIONAL_MEMORY_MB": "0",
+            **env,
+        }
     )
+
+
+#: One models folder for every program a test starts (set by a session fixture):
+#: the shipped models are assembled once, not once per state folder.
+SHARED_MODELS: list[Path] = []
 
 
 def clean_env(**env: str) -> dict[str, str]:
     """This environment without the program's own variables, plus ``env``."""
-    own = ("QDRANT_", "STATE_DIR", "CONVERSATIONS_DIR")
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(own)}, **env}
+    own = ("QDRANT_", "STATE_DIR", "CONVERSATIONS_DIR", "MODELS_DIR")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    if SHARED_MODELS:
+        base["MODELS_DIR"] = str(SHARED_MODELS[0])
+    return {**base, **env}
 
 
 def run_cli(
@@ -133,10 +152,13 @@ def corpus() -> Path:
     return CORPUS
 
 
-@pytest.fixture(scope="session")
-def model_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A state folder whose model folder is assembled once per test session."""
-    return tmp_path_factory.mktemp("model-state")
+@pytest.fixture(scope="session", autouse=True)
+def model_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A state folder whose models folder every test shares (assembled once)."""
+    state = tmp_path_factory.mktemp("model-state")
+    SHARED_MODELS.append(state / "models")
+    yield state
+    SHARED_MODELS.clear()
 
 
 @pytest.fixture(scope="session")

