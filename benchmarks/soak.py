@@ -85,6 +85,21 @@ def main() -> None:
             "CONTROL_PORT": "0",
         }
         env.pop("OPERATIONAL_MEMORY_MB", None)  # the default ceiling
+        # The model folder is built first, apart (as the Docker image bakes
+        # it): the first start's one-time build is not the importer's memory.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from streaming_importer.config import Settings; "
+                "from streaming_importer.embed import load_embedder; import os; "
+                "load_embedder(Settings.from_env(os.environ))",
+            ],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
         if args.no_cache:
             env["EMBED_CACHE_ENTRIES"] = "0"
         samples: list[tuple[float, float, float]] = []  # (time, rss, anon)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from streaming_importer import memory
 from streaming_importer.chunk import Tokenizer
 from streaming_importer.config import DEFAULT_MODEL, Settings
 from streaming_importer.errors import ConfigError, ModelError
@@ -28,6 +29,7 @@ from streaming_importer.model_folder import (
     MULTILINGUAL_WINDOW,
     VARIANTS,
     ensure_model,
+    is_built,
 )
 
 __all__ = [
@@ -293,6 +295,11 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
     if settings.embed_threads:
         kwargs["threads"] = settings.embed_threads
     variant = local_variant(settings.embedding_model)
+    if variant is not None and not is_built(settings.models_dir, variant):
+        # A first start builds the folder: the build's buffers go back to the
+        # OS before the model is loaded and memory is judged.
+        ensure_model(settings.models_dir, variant)
+        memory.trim()
     prefixes: dict[str, str] = {}
     try:
         if variant == MULTILINGUAL:

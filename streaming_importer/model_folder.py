@@ -39,6 +39,7 @@ __all__ = [
     "ONNX_SHA256",
     "VARIANTS",
     "ensure_model",
+    "is_built",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ _CHECK_TEXTS = (
 _MIN_COSINE = 0.99
 _TOKENIZER_FILES = ("tokenizer.json", "config.json", "special_tokens_map.json")
 _MARKER = "assembled.json"
+
+
+def is_built(models_dir: Path, variant: str) -> bool:
+    """Whether the model's folder is already assembled."""
+    return (models_dir / variant / _MARKER).is_file()
 
 
 def ensure_model(models_dir: Path, variant: str) -> tuple[Path, str]:
