@@ -36,10 +36,9 @@ def speed(model: str, models_dir: Path, n_chunks: int) -> dict[str, float]:
     """Runs in a child process: load time, tokens/s and peak RSS of one model."""
     import psutil
 
-    from streaming_importer.chunk import Chunker
+    from benchmarks.throughput import chunk_set
     from streaming_importer.config import Settings
     from streaming_importer.embed import load_embedder, padded_batches
-    from streaming_importer.parse import FileContext, ParseLimits, parse_line
 
     settings = Settings.from_env(
         {
@@ -53,21 +52,7 @@ def speed(model: str, models_dir: Path, n_chunks: int) -> dict[str, float]:
     embedder = load_embedder(settings)
     load_s = time.perf_counter() - started
     loaded_rss = psutil.Process().memory_info().rss
-    chunker = Chunker(
-        embedder.tokenizer(),
-        settings.chunk_max_tokens,
-        settings.chunk_overlap_tokens,
-        embedder.special_tokens,
-    )
-    limits = ParseLimits(settings.tool_result_max_chars, settings.tool_call_max_chars)
-    chunks = []
-    for path in sorted(CORPUS.rglob("*.jsonl")):
-        context = FileContext(str(path.relative_to(CORPUS)), path.stem)
-        for line in path.read_bytes().splitlines():
-            result = parse_line(line, context, limits)
-            context = result.context
-            for message in result.messages:
-                chunks.extend(chunker.chunk(message))
+    chunks = chunk_set(settings, embedder)
     chunks = chunks[:n_chunks]
     lengths = [c.n_tokens for c in chunks]
     order = sorted(range(len(chunks)), key=lengths.__getitem__)
