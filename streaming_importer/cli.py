@@ -26,7 +26,7 @@ import orjson
 from streaming_importer import __version__, memory
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Forget, Importer, Stats
-from streaming_importer.config import Settings, parse_duration
+from streaming_importer.config import SEARCH_MODES, Settings, parse_duration
 from streaming_importer.control import query_running
 from streaming_importer.errors import (
     ConfigError,
@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--mode",
-        choices=("hybrid", "dense", "bm25"),
+        choices=SEARCH_MODES,
         help="hybrid: exact terms (BM25) and meaning (the model), fused; default SEARCH_MODE "
         "(hybrid)",
     )

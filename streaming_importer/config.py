@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 
 from streaming_importer.errors import ConfigError
 
-__all__ = ["DEFAULT_MODEL", "Settings", "is_duration", "parse_duration"]
+__all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings", "is_duration", "parse_duration"]
 
 #: The default embedding model's name: all-MiniLM-L6-v2, built offline from two
 #: PyPI packages (which of its files it means: ``embed.DEFAULT_VARIANT``).
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: How a search ranks: both rankings fused, the model alone, BM25 alone.
+SEARCH_MODES = ("hybrid", "dense", "bm25")
 
 _T = TypeVar("_T")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -303,8 +305,8 @@ def _parse_globs(value: str) -> tuple[str, ...]:
 
 def _parse_search_mode(value: str) -> str:
     lowered = value.lower()
-    if lowered not in ("hybrid", "dense", "bm25"):
-        raise ValueError("expected hybrid, dense or bm25")
+    if lowered not in SEARCH_MODES:
+        raise ValueError(f"expected one of {', '.join(SEARCH_MODES)}")
     return lowered
 
 

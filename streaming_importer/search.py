@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from streaming_importer.config import is_duration, parse_duration
+from streaming_importer.config import SEARCH_MODES, is_duration, parse_duration
 from streaming_importer.embed import Embedder
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.sink import Hit, Sink, Where
@@ -42,8 +42,8 @@ __all__ = [
     "session_summary",
 ]
 
-#: How a query ranks chunks: both rankings fused, the model alone, BM25 alone.
-MODES = ("hybrid", "dense", "bm25")
+#: How a query ranks chunks (see config.SEARCH_MODES).
+MODES = SEARCH_MODES
 #: Message kinds a chunk can have (``--kind``).
 KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary")
 #: Chunks fetched per session asked for (at least 50).
