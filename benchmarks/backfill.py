@@ -31,7 +31,8 @@ from benchmarks.corpus_questions import distinctive_sentences  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
 from streaming_importer.embed import load_embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.search import SearchQuery, search  # noqa: E402
+from streaming_importer.query import SearchQuery  # noqa: E402
+from streaming_importer.search import search  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"

@@ -10,7 +10,8 @@ import math
 import re
 from pathlib import Path
 
-from streaming_importer.parse import Message, ParseLimits, file_context_for, parse_line
+from streaming_importer.parse import parse_line
+from streaming_importer.transcript import Message, ParseLimits, file_context_for
 
 __all__ = ["distinctive_sentences", "read_messages"]
 

@@ -38,7 +38,8 @@ def speed(model: str, models_dir: Path, n_chunks: int) -> dict[str, float]:
 
     from benchmarks.throughput import chunk_set
     from streaming_importer.config import Settings
-    from streaming_importer.embed import load_embedder, padded_batches
+    from streaming_importer.embed import load_embedder
+    from streaming_importer.embed_stage import padded_batches
 
     settings = Settings.from_env(
         {

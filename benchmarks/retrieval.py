@@ -28,7 +28,9 @@ from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
 from streaming_importer.embed import Embedder, load_embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.search import MODES, SearchQuery, SessionHit, search  # noqa: E402
+from streaming_importer.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.results import SessionHit  # noqa: E402
+from streaming_importer.search import search  # noqa: E402
 from streaming_importer.sink import Sink  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 

@@ -29,12 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streaming_importer.app import _EMBED_WINDOW_CHUNKS  # noqa: E402
 from streaming_importer.chunk import Chunk, Chunker  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import FastEmbedEmbedder, load_embedder, padded_batches  # noqa: E402
-from streaming_importer.parse import ParseLimits, file_context_for, parse_line  # noqa: E402
+from streaming_importer.embed import FastEmbedEmbedder, load_embedder  # noqa: E402
+from streaming_importer.embed_stage import WINDOW_CHUNKS, padded_batches  # noqa: E402
+from streaming_importer.parse import parse_line  # noqa: E402
 from streaming_importer.source import scan  # noqa: E402
+from streaming_importer.transcript import ParseLimits, file_context_for  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 _SUMMARY = re.compile(
@@ -69,8 +70,8 @@ def raw_model(
     """Seconds in the model, tokens, and padded tokens, for the importer's batches."""
     seconds = 0.0
     tokens = padded = 0
-    for start in range(0, len(chunks), _EMBED_WINDOW_CHUNKS):
-        window = chunks[start : start + _EMBED_WINDOW_CHUNKS]
+    for start in range(0, len(chunks), WINDOW_CHUNKS):
+        window = chunks[start : start + WINDOW_CHUNKS]
         lengths = [c.n_tokens for c in window]
         order = sorted(range(len(window)), key=lengths.__getitem__) if sort else range(len(window))
         for batch in padded_batches(list(order), lengths, budget):

@@ -24,14 +24,15 @@ from typing import Any
 
 import orjson
 
+from streaming_importer.counters import Counts
 from streaming_importer.errors import CheckpointError
 from streaming_importer.privacy import Tombstones
+from streaming_importer.source import FileIdentity
 
 __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "FileState",
-    "Totals",
     "load",
     "remove_stale_temporaries",
     "save",
@@ -48,8 +49,8 @@ class FileState:
 
     #: Bytes from the start of the file whose lines are all in the store.
     offset: int
-    device: int
-    inode: int
+    #: The file and its content as of ``offset``.
+    identity: FileIdentity
     #: The parser's context after the line that ends at ``offset``.
     context: dict[str, Any]
     #: Size of the file when it was last read.
@@ -57,29 +58,21 @@ class FileState:
     #: Lines and chunks imported from this file so far.
     lines: int = 0
     chunks: int = 0
-    #: Hash of the file's first ``head_len`` bytes: the file's identity
-    #: beyond device and inode (which the OS reuses).
-    head_len: int = 0
-    head_hash: str = ""
-    #: Hash of the ``tail_len`` bytes just before ``offset``: proof that the
-    #: content the offset counts is still there.
-    tail_len: int = 0
-    tail_hash: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        # Flat, as version 1 has always written it.
+        data = dataclasses.asdict(self)
+        data.update(data.pop("identity"))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileState:
+        data = dict(data)
+        identity = FileIdentity(**{k: data.pop(k) for k in _IDENTITY_FIELDS if k in data})
+        return cls(identity=identity, **data)
 
 
-@dataclasses.dataclass(slots=True)
-class Totals:
-    """Running totals over the life of the state folder."""
-
-    lines: int = 0
-    chunks: int = 0
-    tokens_embedded: int = 0
-    tokens_reused: int = 0
-    embed_seconds: float = 0.0
-    quarantined: int = 0
-    secrets_redacted: int = 0
-    #: Runs that stopped at OPERATIONAL_MEMORY_MB (exit 75).
-    memory_ceiling_exits: int = 0
+_IDENTITY_FIELDS = tuple(f.name for f in dataclasses.fields(FileIdentity))
 
 
 @dataclasses.dataclass(slots=True)
@@ -87,7 +80,8 @@ class Checkpoint:
     """Everything the checkpoint file holds."""
 
     files: dict[str, FileState] = dataclasses.field(default_factory=dict)
-    totals: Totals = dataclasses.field(default_factory=Totals)
+    #: Running totals over the life of the state folder.
+    totals: Counts = dataclasses.field(default_factory=Counts)
     #: ISO 8601 time of the last save that advanced any file.
     last_import: str | None = None
     #: Forgotten or do-not-index sessions and projects: never imported again.
@@ -99,7 +93,7 @@ class Checkpoint:
             "last_import": self.last_import,
             "forgotten": self.forgotten.to_json(),
             "totals": dataclasses.asdict(self.totals),
-            "files": {k: dataclasses.asdict(v) for k, v in sorted(self.files.items())},
+            "files": {k: v.to_json() for k, v in sorted(self.files.items())},
         }
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
 
@@ -112,8 +106,8 @@ class Checkpoint:
         if version != FORMAT_VERSION:
             raise ValueError(f"format version {version!r}, expected {FORMAT_VERSION}")
         return cls(
-            files={k: FileState(**v) for k, v in data["files"].items()},
-            totals=Totals(**data["totals"]),
+            files={k: FileState.from_json(v) for k, v in data["files"].items()},
+            totals=Counts(**data["totals"]),
             last_import=data.get("last_import"),
             forgotten=Tombstones.from_json(data.get("forgotten")),
         )

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Protocol
 
-from streaming_importer.parse import Message
+from streaming_importer.transcript import Message
 
 __all__ = ["Chunk", "Chunker", "Encoding", "Tokenizer", "split_text"]
 

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from streaming_importer import values
 from streaming_importer.errors import ConfigError
+from streaming_importer.values import SEARCH_MODES
 
-__all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings", "is_duration", "parse_duration"]
+__all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings"]
 
 #: The default embedding model's name: all-MiniLM-L6-v2, built offline from two
 #: PyPI packages (which of its files it means: ``embed.DEFAULT_VARIANT``).
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-#: How a search ranks: both rankings fused, the model alone, BM25 alone.
-SEARCH_MODES = ("hybrid", "dense", "bm25")
 
 _T = TypeVar("_T")
-_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -127,18 +124,18 @@ class Settings:
             conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
             state_dir=(state_dir := env.path("STATE_DIR", "./state")),
             models_dir=env.path("MODELS_DIR", str(state_dir / "models")),
-            qdrant_url=env.optional("QDRANT_URL", _parse_url),
+            qdrant_url=env.optional("QDRANT_URL", values.parse_url),
             qdrant_api_key=env.optional("QDRANT_API_KEY", str),
-            collection_name=env.get("COLLECTION_NAME", "conversations", _parse_name),
-            source_name=env.get("SOURCE_NAME", "local", _parse_name),
-            embedding_model=env.get("EMBEDDING_MODEL", DEFAULT_MODEL, _parse_nonempty),
+            collection_name=env.get("COLLECTION_NAME", "conversations", values.parse_name),
+            source_name=env.get("SOURCE_NAME", "local", values.parse_name),
+            embedding_model=env.get("EMBEDDING_MODEL", DEFAULT_MODEL, values.parse_nonempty),
             chunk_max_tokens=env.int("CHUNK_MAX_TOKENS", 128, low=16, high=8192),
             chunk_overlap_tokens=env.int("CHUNK_OVERLAP_TOKENS", 16, low=0, high=4096),
             tool_result_max_chars=env.int("TOOL_RESULT_MAX_CHARS", 2000, low=0, high=10**7),
             tool_call_max_chars=env.int("TOOL_CALL_MAX_CHARS", 500, low=20, high=10**6),
             embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", 512, low=16, high=1 << 20),
             embed_threads=env.int("EMBED_THREADS", 0, low=0, high=256),
-            embed_cpu_arena=env.get("EMBED_CPU_ARENA", "true", _parse_bool),
+            embed_cpu_arena=env.get("EMBED_CPU_ARENA", "true", values.parse_bool),
             embed_cache_entries=env.int("EMBED_CACHE_ENTRIES", 10_000, low=0, high=10_000_000),
             upsert_batch_points=env.int("UPSERT_BATCH_POINTS", 256, low=1, high=100_000),
             queue_max_items=env.int("QUEUE_MAX_ITEMS", 2048, low=1, high=1_000_000),
@@ -148,12 +145,12 @@ class Settings:
             shutdown_timeout_s=env.float("SHUTDOWN_TIMEOUT_S", 10.0, low=0.1, high=3600.0),
             rescan_interval_s=env.float("RESCAN_INTERVAL_S", 30.0, low=0.5, high=86400.0),
             fair_slice_bytes=env.int("FAIR_SLICE_BYTES", 4 << 20, low=4096, high=1 << 34),
-            delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", _parse_bool),
-            exclude_projects=env.get("EXCLUDE_PROJECTS", "", _parse_globs),
-            redact_secrets=env.get("REDACT_SECRETS", "true", _parse_bool),
-            search_mode=env.get("SEARCH_MODE", "hybrid", _parse_search_mode),
-            search_recent=env.get("SEARCH_RECENT", "false", _parse_bool),
-            search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", parse_duration),
+            delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", values.parse_bool),
+            exclude_projects=env.get("EXCLUDE_PROJECTS", "", values.parse_globs),
+            redact_secrets=env.get("REDACT_SECRETS", "true", values.parse_bool),
+            search_mode=env.get("SEARCH_MODE", "hybrid", values.parse_search_mode),
+            search_recent=env.get("SEARCH_RECENT", "false", values.parse_bool),
+            search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", values.parse_duration),
             control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
@@ -161,14 +158,14 @@ class Settings:
                 "STORE_RETRY_TIMEOUT_S", 300.0, low=0.0, high=7 * 86400.0
             ),
             mcp_call_timeout_s=env.float("MCP_CALL_TIMEOUT_S", 20.0, low=0.001, high=3600.0),
-            metrics_port=env.optional("METRICS_PORT", _parse_port),
-            metrics_host=env.get("METRICS_HOST", "127.0.0.1", _parse_nonempty),
+            metrics_port=env.optional("METRICS_PORT", values.parse_port),
+            metrics_host=env.get("METRICS_HOST", "127.0.0.1", values.parse_nonempty),
             health_stall_s=env.float("HEALTH_STALL_S", 30.0, low=0.5, high=86400.0),
             health_checkpoint_stale_s=env.float(
                 "HEALTH_CHECKPOINT_STALE_S", 600.0, low=0.5, high=7 * 86400.0
             ),
-            log_level=env.get("LOG_LEVEL", "INFO", _parse_log_level),
-            log_format=env.get("LOG_FORMAT", "text", _parse_log_format),
+            log_level=env.get("LOG_LEVEL", "INFO", values.parse_log_level),
+            log_format=env.get("LOG_FORMAT", "text", values.parse_log_format),
         )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
             raise ConfigError(
@@ -253,79 +250,3 @@ class _Env:
             return parse(value)
         except ValueError as e:
             raise ConfigError(f"{name}={value!r} is not valid: {e}") from e
-
-
-def _parse_nonempty(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-def _parse_name(value: str) -> str:
-    if not _NAME_RE.match(value):
-        raise ValueError("use 1-64 letters, digits, '_', '-' or '.'")
-    return value
-
-
-def _parse_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("expected http://host:port or https://host:port")
-    return value.rstrip("/")
-
-
-def _parse_bool(value: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def is_duration(text: str) -> bool:
-    """Whether ``text`` has the form of a :func:`parse_duration` value."""
-    return _DURATION.match(text) is not None
-
-
-def parse_duration(text: str) -> float:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"90s"`` -> seconds."""
-    m = _DURATION.match(text)
-    if m is None or float(m.group(1)) <= 0:
-        raise ValueError(f"{text!r} is not a duration (use e.g. 30m, 12h, 7d, 2w)")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
-
-
-def _parse_globs(value: str) -> tuple[str, ...]:
-    return tuple(g.strip() for g in value.split(",") if g.strip())
-
-
-def _parse_search_mode(value: str) -> str:
-    lowered = value.lower()
-    if lowered not in SEARCH_MODES:
-        raise ValueError(f"expected one of {', '.join(SEARCH_MODES)}")
-    return lowered
-
-
-def _parse_port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise ValueError("must be between 0 and 65535 (0: any free port)")
-    return port
-
-
-def _parse_log_format(value: str) -> str:
-    lowered = value.lower()
-    if lowered not in ("text", "json"):
-        raise ValueError("expected text or json")
-    return lowered
-
-
-def _parse_log_level(value: str) -> str:
-    level = value.upper()
-    if level not in _LOG_LEVELS:
-        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
-    return level

@@ -1,18 +1,15 @@
 """Texts -> vectors. An :class:`Embedder` Protocol and its FastEmbed implementation.
 
 The model runs in this process (no worker processes: FastEmbed's
-``parallel=`` is never used), called by the lifecycle from one worker thread
-so the event loop never waits on it. Its methods are synchronous for that
-reason.
+``parallel=`` is never used), called by the embed stage
+(:mod:`~streaming_importer.embed_stage`) from one worker thread so the event
+loop never waits on it. Its methods are synchronous for that reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-from array import array
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,14 +29,7 @@ from streaming_importer.model_folder import (
     is_built,
 )
 
-__all__ = [
-    "Embedder",
-    "FastEmbedEmbedder",
-    "ModelIdentity",
-    "VectorCache",
-    "load_embedder",
-    "padded_batches",
-]
+__all__ = ["DEFAULT_VARIANT", "Embedder", "FastEmbedEmbedder", "ModelIdentity", "load_embedder"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,66 +163,6 @@ class FastEmbedEmbedder:
             OnnxOutputContext(model_output=output, attention_mask=mask, input_ids=ids)
         )
         return [v.tolist() for v in vectors]
-
-
-class VectorCache:
-    """Vectors of recently embedded texts: a bounded LRU, keyed by a hash of text and model.
-
-    About 15% of a transcript folder's text recurs verbatim (compaction
-    summaries, a subagent's prompt repeating its parent's tool call, a file
-    read twice); its vector is reused instead of computed again. Vectors are
-    kept as float32 arrays (4 bytes a dimension).
-    """
-
-    def __init__(self, max_entries: int, model: str) -> None:
-        self._max = max_entries
-        self._salt = model.encode()
-        self._entries: OrderedDict[bytes, array[float]] = OrderedDict()
-
-    def _key(self, text: str) -> bytes:
-        return hashlib.blake2b(text.encode(), digest_size=16, key=self._salt[:64]).digest()
-
-    def get(self, text: str) -> list[float] | None:
-        if not self._max:
-            return None
-        key = self._key(text)
-        vector = self._entries.get(key)
-        if vector is None:
-            return None
-        self._entries.move_to_end(key)
-        return vector.tolist()
-
-    def put(self, text: str, vector: list[float]) -> None:
-        if not self._max:
-            return
-        self._entries[self._key(text)] = array("f", vector)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def padded_batches(order: Sequence[int], lengths: Sequence[int], budget: int) -> list[list[int]]:
-    """Cut indices, in the given order, into batches of at most ``budget`` padded tokens.
-
-    Sorted by length, little is padding. A batch is padded to its longest
-    sequence, so it costs ``longest x count``
-    tokens of compute and of ONNX Runtime arena. A sequence longer than the
-    budget goes alone.
-    """
-    batches: list[list[int]] = []
-    batch: list[int] = []
-    longest = 0
-    for i in order:
-        longest = max(longest, lengths[i]) if batch else lengths[i]
-        if batch and longest * (len(batch) + 1) > budget:
-            batches.append(batch)
-            batch, longest = [], lengths[i]
-        batch.append(i)
-    if batch:
-        batches.append(batch)
-    return batches
 
 
 def _special_ids(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:

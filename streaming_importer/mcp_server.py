@@ -33,15 +33,12 @@ from streaming_importer.config import Settings
 from streaming_importer.control import query_running
 from streaming_importer.embed import Embedder, load_embedder
 from streaming_importer.lexical import Bm25Encoder
-from streaming_importer.parse import FileContext, ParseLimits, file_context_for, parse_line
-from streaming_importer.search import (
-    SearchQuery,
-    find,
-    parse_kinds,
-    parse_when,
-    session_summary,
-)
+from streaming_importer.parse import parse_line
+from streaming_importer.query import SearchQuery, parse_kinds, parse_when
+from streaming_importer.results import session_summary
+from streaming_importer.search import find
 from streaming_importer.sink import Sink, check_identity, open_sink
+from streaming_importer.transcript import FileContext, ParseLimits, file_context_for
 
 __all__ = ["Backend", "build_server", "serve_stdio"]
 

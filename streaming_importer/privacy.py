@@ -18,7 +18,7 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from streaming_importer.parse import Message
+from streaming_importer.transcript import Message
 
 __all__ = ["NO_INDEX_MARKER", "Privacy", "Tombstones"]
 

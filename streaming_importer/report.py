@@ -19,7 +19,7 @@ def status_report(
     done = pending = 0
     for f in files:
         saved = state.files.get(f.rel_path)
-        fits = saved is not None and saved.inode == f.inode and saved.offset <= f.size
+        fits = saved is not None and saved.identity.inode == f.inode and saved.offset <= f.size
         offset = saved.offset if saved is not None and fits else 0
         done += offset
         pending += f.size - offset

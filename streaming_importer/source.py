@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["HEAD_BYTES", "TAIL_BYTES", "SourceFile", "digest", "read_span", "scan"]
+__all__ = ["HEAD_BYTES", "TAIL_BYTES", "FileIdentity", "SourceFile", "digest", "read_span", "scan"]
 
 #: Bytes at the start of a file whose hash identifies it (fewer while it is shorter).
 HEAD_BYTES = 4096
@@ -35,6 +35,26 @@ class SourceFile:
     device: int
     inode: int
     mtime_ns: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileIdentity:
+    """Which file a transcript is, and proof of its content up to an offset.
+
+    Device and inode name the file (the OS reuses them, so they are not
+    enough); the hash of its first ``head_len`` bytes (up to
+    :data:`HEAD_BYTES`) tells a rewritten file apart; the hash of the
+    ``tail_len`` bytes just before the offset proves that what the offset
+    counts is still there. One value, carried by the intake's cursor, the
+    marks, and the checkpoint alike.
+    """
+
+    device: int
+    inode: int
+    head_len: int = 0
+    head_hash: str = ""
+    tail_len: int = 0
+    tail_hash: str = ""
 
 
 def scan(root: Path) -> list[SourceFile]:

@@ -25,8 +25,8 @@ import logging
 from typing import Literal
 
 from streaming_importer.checkpoint import FileState
-from streaming_importer.parse import FileContext, file_context_for
-from streaming_importer.source import SourceFile, digest, read_span
+from streaming_importer.source import FileIdentity, SourceFile, digest, read_span
+from streaming_importer.transcript import FileContext, file_context_for
 
 __all__ = ["Control", "Cursor", "Plan", "plan"]
 
@@ -39,12 +39,8 @@ class Cursor:
 
     offset: int
     context: FileContext
-    device: int
-    inode: int
-    head_len: int = 0
-    head_hash: str = ""
-    tail_len: int = 0
-    tail_hash: str = ""
+    #: The file and its content as of ``offset``.
+    identity: FileIdentity
     #: Size and mtime when last looked at; a change triggers an identity check.
     size: int = -1
     mtime_ns: int = -1
@@ -54,19 +50,18 @@ class Cursor:
 
     @classmethod
     def new(cls, f: SourceFile) -> Cursor:
-        return cls(offset=0, context=file_context_for(f.rel_path), device=f.device, inode=f.inode)
+        return cls(
+            offset=0,
+            context=file_context_for(f.rel_path),
+            identity=FileIdentity(f.device, f.inode),
+        )
 
     @classmethod
     def from_state(cls, state: FileState) -> Cursor:
         return cls(
             offset=state.offset,
             context=FileContext.from_json(state.context),
-            device=state.device,
-            inode=state.inode,
-            head_len=state.head_len,
-            head_hash=state.head_hash,
-            tail_len=state.tail_len,
-            tail_hash=state.tail_hash,
+            identity=state.identity,
         )
 
 
@@ -101,7 +96,7 @@ def plan(files: list[SourceFile], cursors: dict[str, Cursor], delete_removed: bo
         if f.rel_path in cursors or not vanished:
             continue
         for old, c in vanished.items():
-            if (c.device, c.inode) == (f.device, f.inode) and _head_matches(f, c):
+            if (c.identity.device, c.identity.inode) == (f.device, f.inode) and _head_matches(f, c):
                 logger.info("%s moved to %s", old, f.rel_path)
                 result.controls.append(Control("move", old, new_path=f.rel_path))
                 c.context = dataclasses.replace(c.context, rel_path=f.rel_path)
@@ -137,23 +132,25 @@ def plan(files: list[SourceFile], cursors: dict[str, Cursor], delete_removed: bo
 
 
 def _head_matches(f: SourceFile, c: Cursor) -> bool:
-    if c.head_len == 0:
+    ident = c.identity
+    if ident.head_len == 0:
         return f.size == 0
     try:
-        return digest(read_span(f.path, 0, c.head_len)) == c.head_hash
+        return digest(read_span(f.path, 0, ident.head_len)) == ident.head_hash
     except OSError:
         return False
 
 
 def _still_same(f: SourceFile, c: Cursor) -> tuple[bool, str]:
-    if (c.device, c.inode) != (f.device, f.inode):
+    ident = c.identity
+    if (ident.device, ident.inode) != (f.device, f.inode):
         return False, "was replaced by another file"
     if f.size < c.offset:
         return False, f"was truncated (size {f.size} below offset {c.offset})"
-    if c.head_len and digest(read_span(f.path, 0, c.head_len)) != c.head_hash:
+    if ident.head_len and digest(read_span(f.path, 0, ident.head_len)) != ident.head_hash:
         return False, "was rewritten (its first bytes changed)"
-    if c.tail_len:
-        tail = read_span(f.path, c.offset - c.tail_len, c.tail_len)
-        if digest(tail) != c.tail_hash:
+    if ident.tail_len:
+        tail = read_span(f.path, c.offset - ident.tail_len, ident.tail_len)
+        if digest(tail) != ident.tail_hash:
             return False, "was rewritten (the bytes before the saved offset changed)"
     return True, ""

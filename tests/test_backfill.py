@@ -16,7 +16,8 @@ from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
 from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.lexical import Bm25Encoder
-from streaming_importer.search import SearchQuery, search
+from streaming_importer.query import SearchQuery
+from streaming_importer.search import search
 from streaming_importer.sink import Point, Sink, Where
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink

@@ -11,13 +11,16 @@ import pytest
 
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.errors import CheckpointError
+from streaming_importer.source import FileIdentity
 
 
 def sample(n: int) -> ckpt.Checkpoint:
     state = ckpt.Checkpoint()
     for i in range(n):
         state.files[f"proj/{i:05d}.jsonl"] = ckpt.FileState(
-            offset=i * 100, device=1, inode=i, context={"rel_path": f"proj/{i:05d}.jsonl"}
+            offset=i * 100,
+            identity=FileIdentity(device=1, inode=i),
+            context={"rel_path": f"proj/{i:05d}.jsonl"},
         )
     state.totals.lines = n
     return state

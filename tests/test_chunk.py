@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streaming_importer.chunk import Chunker, split_text
 from streaming_importer.embed import FastEmbedEmbedder
-from streaming_importer.parse import Message
+from streaming_importer.transcript import Message
 
 from .test_parse import parse_file
 

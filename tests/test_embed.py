@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from streaming_importer.chunk import Chunker
-from streaming_importer.embed import FastEmbedEmbedder, VectorCache
+from streaming_importer.embed import FastEmbedEmbedder
+from streaming_importer.embed_stage import VectorCache
 
 from .test_parse import parse_file
 

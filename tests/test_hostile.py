@@ -15,9 +15,10 @@ from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
 from streaming_importer.config import Settings
 from streaming_importer.embed import FastEmbedEmbedder
-from streaming_importer.parse import ParseLimits, file_context_for, parse_line
+from streaming_importer.parse import parse_line
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.tail import read_line_blocks
+from streaming_importer.transcript import ParseLimits, file_context_for
 
 from .conftest import settings_for, stored_points
 

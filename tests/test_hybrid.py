@@ -7,7 +7,8 @@ from pathlib import Path
 
 from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.lexical import Bm25Encoder, terms
-from streaming_importer.search import SearchQuery, search
+from streaming_importer.query import SearchQuery
+from streaming_importer.search import search
 
 from .conftest import import_once, run_cli, stored_points
 

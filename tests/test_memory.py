@@ -35,7 +35,7 @@ async def test_one_log_line_per_file(
     settings = settings_for(demo_copy, tmp_path / "state")
     sink = EdgeSink(settings.store_dir, "conversations")
     sink.open(embedder.identity)
-    caplog.set_level(logging.INFO, logger="streaming_importer.app")
+    caplog.set_level(logging.INFO, logger="streaming_importer.monitor")
     try:
         await Importer(settings, embedder, sink, ckpt.Checkpoint()).run(once=True)
     finally:

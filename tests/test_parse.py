@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming_importer.parse import (
-    FileContext,
-    Message,
-    ParseLimits,
-    file_context_for,
-    parse_line,
-)
+from streaming_importer.parse import parse_line
+from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
 
 from .conftest import PEER_FIXTURES
 

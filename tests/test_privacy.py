@@ -44,7 +44,7 @@ async def test_excluded_projects_are_never_embedded(
 
 
 def test_privacy_rules() -> None:
-    from streaming_importer.parse import Message
+    from streaming_importer.transcript import Message
 
     def message(
         project: str | None, session: str = "s", kind: str = "prompt", text: str = ""

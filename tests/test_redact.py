@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from streaming_importer.embed import FastEmbedEmbedder
-from streaming_importer.parse import FileContext, ParseLimits, parse_line
+from streaming_importer.parse import parse_line
 from streaming_importer.redact import KINDS, redact
+from streaming_importer.transcript import FileContext, ParseLimits
 
 from .conftest import all_points, import_once
 

@@ -11,15 +11,9 @@ import pytest
 
 from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.lexical import Bm25Encoder
-from streaming_importer.search import (
-    SearchQuery,
-    group_by_session,
-    neighbours,
-    parse_kinds,
-    parse_when,
-    recency_factor,
-    search,
-)
+from streaming_importer.query import SearchQuery, parse_kinds, parse_when
+from streaming_importer.results import group_by_session, neighbours, recency_factor
+from streaming_importer.search import search
 from streaming_importer.sink import Hit, Sink
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink

@@ -1,0 +1,115 @@
+"""What travels between the stages, in order::
+
+    intake ──Item──▶ embed ──Batch──▶ store ──▶ ledger
+
+An :data:`Item` is a chunk to embed, a :class:`Mark` ("the lines up to here
+are all in the chunks before me"), a :class:`~streaming_importer.tracking.Control`
+(a transcript moved, shrank, was replaced or deleted) or a :class:`Forget`.
+A :class:`Batch` is embedded points with the marks and controls that came
+with them: the ledger applies those only once the store has acknowledged the
+points, so the checkpoint is never ahead of the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import anyio
+
+from streaming_importer.chunk import Chunk
+from streaming_importer.sink import Point, Sink, Sparse, Where
+from streaming_importer.source import FileIdentity
+from streaming_importer.tracking import Control
+from streaming_importer.transcript import FileContext
+
+__all__ = ["Batch", "Event", "Forget", "Item", "Mark", "Quarantined", "WorkChunk"]
+
+#: A bad line: (byte offset, length in bytes, reason).
+Quarantined = tuple[int, int, str]
+
+
+@dataclasses.dataclass(slots=True)
+class WorkChunk:
+    """A chunk to embed, and where it came from."""
+
+    chunk: Chunk
+    rel_path: str
+    #: Byte offset of the line the chunk came from.
+    offset: int
+    #: The chunk's BM25 vector.
+    sparse: Sparse | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Mark:
+    """Lines of ``rel_path`` up to ``end`` are all in the chunks sent before this mark."""
+
+    rel_path: str
+    end: int
+    context: FileContext
+    #: The file and its content as of ``end``.
+    identity: FileIdentity
+    #: The file's size when it was read, in bytes.
+    size: int
+    lines: int
+    chunks: int
+    #: Bad lines among them.
+    quarantined: list[Quarantined]
+    #: Secrets replaced by markers in their text.
+    redacted: int = 0
+    #: The file was read to its end.
+    file_done: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class Forget:
+    """Delete a session's or a project's points, then keep its tombstone.
+
+    Travels down the pipeline after the chunks before it, so nothing queued
+    earlier is stored after the deletion.
+    """
+
+    session: str | None = None
+    project: str | None = None
+    #: Set once the points are deleted and the tombstone saved.
+    done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+
+    def describe(self) -> str:
+        return f"session {self.session}" if self.session else f"project {self.project}"
+
+    def delete_points(self, sink: Sink, source: str) -> None:
+        """Delete the points (blocking; the store thread's work).
+
+        A project's sessions are deleted whole, so lines that came before the
+        session's first working directory (a summary, with no project) go too.
+        """
+        if self.session is not None:
+            sink.delete_where(Where({"source": source, "session_id": self.session}))
+            return
+        assert self.project is not None
+        key = "project" if "/" in self.project else "project_name"
+        of_project = Where({"source": source, key: self.project})
+        sessions = {str(h.payload.get("session_id")) for h in sink.scroll(of_project, 1 << 20)}
+        sink.delete_where(of_project)
+        if sessions:
+            sink.delete_where(Where({"source": source, "session_id": tuple(sorted(sessions))}))
+
+
+#: What the intake sends to the embed stage.
+Item = WorkChunk | Mark | Control | Forget
+#: What rides along with a batch's points, applied in order once they are stored.
+Event = Mark | Control | Forget
+
+
+@dataclasses.dataclass(slots=True)
+class Batch:
+    """Embedded points and the events that follow them."""
+
+    points: list[Point]
+    #: Tokens the model computed.
+    tokens: int
+    events: list[Event]
+    #: Tokens whose vectors came from the cache.
+    reused: int = 0
+    #: Seconds the model spent on these points.
+    seconds: float = 0.0

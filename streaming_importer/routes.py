@@ -1,0 +1,120 @@
+"""What the running importer answers on its control port, by path.
+
+``/search``, ``/status``, ``/health``, ``/session?id=``, ``/forget?session=|project=``
+(the transport is :mod:`~streaming_importer.control`). Searches use the
+model thread and the store thread the pipeline uses, so they queue behind a
+batch rather than run beside it. A forget is refused to the intake at once,
+then travels down the pipeline behind what is already queued, so nothing
+queued earlier can bring the points back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from streaming_importer.config import Settings
+from streaming_importer.counters import Stats
+from streaming_importer.embed import Embedder
+from streaming_importer.intake import Intake
+from streaming_importer.items import Forget
+from streaming_importer.ledger import Ledger
+from streaming_importer.lexical import Bm25Encoder
+from streaming_importer.query import SearchQuery
+from streaming_importer.report import status_report
+from streaming_importer.results import session_summary
+from streaming_importer.search import find
+from streaming_importer.sink import Sink
+from streaming_importer.store_stage import StoreStage
+
+__all__ = ["Routes"]
+
+
+class Routes:
+    """The control port's handler, calling into the stages."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        sink: Sink,
+        *,
+        intake: Intake,
+        store: StoreStage,
+        ledger: Ledger,
+        stats: Stats,
+        health: Callable[[], dict[str, Any]],
+        model_thread: anyio.CapacityLimiter,
+        store_thread: anyio.CapacityLimiter,
+    ) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._sink = sink
+        self._intake = intake
+        self._store = store
+        self._ledger = ledger
+        self._stats = stats
+        self._health = health
+        self._model_thread = model_thread
+        self._store_thread = store_thread
+        self._lexical = Bm25Encoder()
+
+    async def answer(self, path: str, params: dict[str, str]) -> Any:
+        """A JSON-able answer; KeyError for an unknown path, ValueError for bad parameters."""
+        if path == "/search":
+            return await self._search(SearchQuery.from_params(params))
+        if path == "/status":
+            return await self._status()
+        if path == "/health":
+            return self._health()
+        if path == "/session":
+            session_id = params.get("id", "")
+            if not session_id:
+                raise ValueError("the parameter id is required")
+            summary = await anyio.to_thread.run_sync(
+                session_summary, self._sink, session_id, limiter=self._store_thread
+            )
+            if summary is None:
+                raise LookupError(f"no session {session_id}")
+            return summary
+        if path == "/forget":
+            session, project = params.get("session"), params.get("project")
+            if bool(session) == bool(project):
+                raise ValueError("give exactly one of session or project")
+            await self.forget(Forget(session=session or None, project=project or None))
+            return {"forgotten": {"session": session, "project": project}}
+        raise KeyError(path)
+
+    async def forget(self, forget: Forget) -> None:
+        """Forget a session or project while running; returns when it is done."""
+        self._intake.refuse(forget)
+        if not await self._intake.submit(forget):
+            # The pipeline is not running (or done): delete directly.
+            await self._store.forget_now(forget)
+        await forget.done.wait()
+
+    async def _search(self, query: SearchQuery) -> list[dict[str, Any]]:
+        dense = None
+        if query.mode != "bm25":
+            vectors = await anyio.to_thread.run_sync(
+                self._embedder.embed, [query.text], limiter=self._model_thread
+            )
+            dense = vectors[0]
+        hits = await anyio.to_thread.run_sync(
+            find, self._sink, self._lexical, query, dense, limiter=self._store_thread
+        )
+        return [h.to_json() for h in hits]
+
+    async def _status(self) -> dict[str, Any]:
+        points = await anyio.to_thread.run_sync(self._sink.count, limiter=self._store_thread)
+        report = await anyio.to_thread.run_sync(
+            status_report,
+            self._settings,
+            self._ledger.state,
+            points,
+            self._embedder.identity.to_json(),
+        )
+        return {**report, "running": True, "health": self._health(), "run": self._stats.to_json()}

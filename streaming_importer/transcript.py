@@ -1,0 +1,102 @@
+"""What a transcript is made of, for every stage: messages and the context of a file.
+
+:class:`Message` is one searchable part of one record; :class:`FileContext`
+is what the lines of one transcript so far say about the lines after them
+(the parser threads it through a file, the checkpoint keeps it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+__all__ = ["FileContext", "Message", "ParseLimits", "ParseResult", "file_context_for"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Caps applied while parsing, in characters."""
+
+    tool_result_max_chars: int = 2000
+    tool_call_max_chars: int = 500
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileContext:
+    """What the lines of one transcript so far say about the lines after them.
+
+    ``rel_path`` is the file's path relative to the conversations folder, with
+    ``/`` separators. The other fields are learned from the records.
+    """
+
+    rel_path: str
+    #: The session the file belongs to, from its name (``<session>.jsonl`` or
+    #: ``<session>/subagents/agent-*.jsonl``) until a record names it.
+    session_id: str
+    #: For a subagent transcript: the session that started the agent.
+    parent_session_id: str | None = None
+    is_subagent: bool = False
+    #: The first ``cwd`` seen in the file: the project the session ran in.
+    project: str | None = None
+    #: The latest git branch seen.
+    git_branch: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileContext:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """One searchable part of one record."""
+
+    kind: str
+    role: str
+    text: str
+    #: Stable identity of the record: its ``uuid``, else a hash of the line.
+    record_key: str
+    #: Position of this part among the record's searchable parts.
+    part: int
+    session_id: str
+    parent_session_id: str | None
+    agent_id: str | None
+    project: str | None
+    cwd: str | None
+    git_branch: str | None
+    #: The message's own time (ISO 8601), not the import time.
+    timestamp: str | None
+    message_uuid: str | None
+    is_sidechain: bool
+    is_compact_summary: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The messages of one line, the context for the next line, and any error."""
+
+    messages: tuple[Message, ...]
+    context: FileContext
+    #: Why the line is bad input (quarantined), or None.
+    error: str | None = None
+
+
+def file_context_for(rel_path: str) -> FileContext:
+    """The context of a file before any of its lines is read."""
+    path = PurePosixPath(rel_path)
+    stem = path.stem
+    is_subagent = stem.startswith("agent-")
+    parent: str | None = None
+    if is_subagent and len(path.parts) >= 3 and path.parts[-2] == "subagents":
+        parent = path.parts[-3]
+    return FileContext(
+        rel_path=rel_path,
+        session_id=parent or stem,
+        parent_session_id=parent,
+        is_subagent=is_subagent,
+    )
