@@ -117,7 +117,7 @@ def main() -> None:
 
             def read_log() -> None:
                 for line in stderr:
-                    if " INFO streaming_importer.app: file " in line:
+                    if " INFO streaming_importer.monitor: file " in line:
                         done_at.append(time.monotonic())
                     elif "WARNING" in line or "ERROR" in line:
                         print(line.rstrip(), flush=True)

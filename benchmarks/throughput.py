@@ -137,7 +137,7 @@ def startup_to_first_chunk(runs: int = 3) -> float:
             ) as proc:
                 assert proc.stderr is not None
                 for line in proc.stderr:
-                    if "streaming_importer.app: file " in line:
+                    if "streaming_importer.monitor: file " in line:
                         times.append(time.monotonic() - started)
                         break
                 proc.wait()
