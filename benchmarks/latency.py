@@ -3,7 +3,7 @@
 Starts ``python -m streaming_importer`` (daemon mode) on a copy of the demo
 transcripts, waits until it has caught up, then, N times: appends one
 complete line with a unique sentence to a watched transcript and polls the
-importer's local port with ``/search`` until that line's message is the top
+importer's control socket with ``/search`` until that line's message is the top
 hit. Prints p50, p95 and max over the appends.
 
     python benchmarks/latency.py            # 100 appends
@@ -22,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streaming_importer.control_client import query_running  # noqa: E402
+
 DEMO = ROOT / "demo" / "claude-projects"
 TARGET = "-home-dev-blog/7f0b3d95-2e6c-4a81-b4d7-c9e18a5f2036.jsonl"
 WORDS = (
@@ -36,10 +38,9 @@ WORDS = (
 ).split()
 
 
-def get(port: int, path: str, **params: str) -> object:
-    url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+def get(runtime: Path, path: str, **params: str) -> object:
+    """Ask the running importer (its socket) as the CLI does."""
+    return query_running(runtime, path, params)
 
 
 def main() -> None:
@@ -55,7 +56,6 @@ def main() -> None:
             **os.environ,
             "CONVERSATIONS_DIR": str(conversations),
             "STATE_DIR": str(state),
-            "CONTROL_PORT": "0",
             "LOG_LEVEL": "WARNING",
         }
         proc = subprocess.Popen([sys.executable, "-m", "streaming_importer"], env=env, cwd=ROOT)
@@ -65,11 +65,12 @@ def main() -> None:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit("the importer did not start")
                 time.sleep(0.1)
-            port = json.loads((state / "importer.json").read_text())["port"]
-            while get(port, "/status")["pending_bytes"]:  # type: ignore[index]
+            runtime = state / "importer.json"
+            while get(runtime, "/status")["pending_bytes"]:  # type: ignore[index]
                 time.sleep(0.2)
             latencies = [
-                measure(conversations / TARGET, port, i, args.timeout) for i in range(args.appends)
+                measure(conversations / TARGET, runtime, i, args.timeout)
+                for i in range(args.appends)
             ]
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -82,7 +83,7 @@ def main() -> None:
     print(f"target p95 < 2000 ms: {'met' if p95 < 2.0 else 'NOT met'}")
 
 
-def measure(path: Path, port: int, i: int, timeout: float) -> float:
+def measure(path: Path, runtime: Path, i: int, timeout: float) -> float:
     message_uuid = str(uuid.uuid4())
     words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(5)]
     sentence = f"latency probe {i}: the {' '.join(words)} decision number {i}"
@@ -99,7 +100,7 @@ def measure(path: Path, port: int, i: int, timeout: float) -> float:
         f.write(line)
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        hits = get(port, "/search", q=sentence, limit="1")
+        hits = get(runtime, "/search", q=sentence, limit="1")
         if hits and hits[0].get("message_uuid") == message_uuid:  # type: ignore[index,union-attr]
             return time.monotonic() - started
         time.sleep(0.02)

@@ -32,13 +32,14 @@ import threading
 import anyio
 
 from streaming_importer import checkpoint as ckpt
-from streaming_importer import control, memory
+from streaming_importer import memory
 from streaming_importer.chunk import Chunker
 from streaming_importer.config import Settings
+from streaming_importer.control import ControlServer
 from streaming_importer.counters import Counts, Stats
 from streaming_importer.embed import Embedder
 from streaming_importer.embed_stage import EmbedStage
-from streaming_importer.errors import ExitCode
+from streaming_importer.errors import ExitCode, ImporterError
 from streaming_importer.intake import Intake
 from streaming_importer.items import Batch, Forget, Item
 from streaming_importer.ledger import Ledger
@@ -158,6 +159,8 @@ class Importer:
             model_thread=model_thread,
             store_thread=store_thread,
         )
+        #: The control surface's TCP port while running, if it has one.
+        self.control_port: int | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -195,9 +198,29 @@ class Importer:
             mem.rss_mb,
             mem.anon_mb,
         )
+        try:
+            await self._run(once, handle_signals, serve_control)
+        except BaseExceptionGroup as group:
+            # anyio wraps what a task raised; an error the program knows (the
+            # store lost past its retry window, an unwritable checkpoint) is
+            # reported as itself, with its exit code.
+            known = _known_error(group)
+            if known is None:
+                raise
+            raise known from None
+        return ExitCode.MEMORY_CEILING if self.monitor.over_ceiling else ExitCode.OK
+
+    async def _run(self, once: bool, handle_signals: bool, serve_control: bool) -> None:
+        settings = self.settings
+        server = ControlServer(
+            settings.state_dir,
+            self.routes.answer,
+            port=settings.control_port,
+            host=settings.control_host,
+        )
         async with self.monitor.serving():
             items_send, items_recv = anyio.create_memory_object_stream[Item](
-                self.settings.queue_max_items
+                settings.queue_max_items
             )
             batch_send, batch_recv = anyio.create_memory_object_stream[Batch](BATCH_QUEUE)
             async with anyio.create_task_group() as outer:
@@ -205,24 +228,22 @@ class Importer:
                     if handle_signals:
                         outer.start_soon(self._watch_signals, pipeline)
                     if serve_control:
-                        await outer.start(
-                            control.serve,
-                            self.settings.control_port,
-                            self.settings.runtime_path,
-                            self.routes.answer,
-                        )
+                        await outer.start(server.serve)
+                        self.control_port = server.port
                     outer.start_soon(self.monitor.run)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self.intake.run, items_send, once)
                         tg.start_soon(self.embed.run, items_recv, batch_send)
                         tg.start_soon(self.store.run, batch_recv)
+                # Every forget asked for is answered before the port closes.
+                await self.routes.settle(settings.shutdown_timeout_s)
+                await server.close()
                 outer.cancel_scope.cancel()
             if self.monitor.over_ceiling is not None:
                 self.ledger.count(Counts(memory_ceiling_exits=1))
             # Whatever was cancelled, the marks applied so far were acknowledged.
             await self.store.save()
             self.monitor.finish()
-        return ExitCode.MEMORY_CEILING if self.monitor.over_ceiling else ExitCode.OK
 
     async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
         async with anyio.create_task_group() as tg:
@@ -246,3 +267,15 @@ class Importer:
             self.settings.shutdown_timeout_s,
         )
         pipeline.cancel()
+
+
+def _known_error(group: BaseExceptionGroup[BaseException]) -> ImporterError | None:
+    """The first error of the program's own tree in ``group`` (at any depth), if any."""
+    for error in group.exceptions:
+        if isinstance(error, ImporterError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _known_error(error)
+            if found is not None:
+                return found
+    return None

@@ -77,7 +77,7 @@ def import_(settings: Settings, *, once: bool, console: Any) -> int:
 
 def reindex(settings: Settings, console: Any) -> int:
     """Drop the collection, forget all progress (not the tombstones), import again."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.state_dir)
     with state_lock(settings.state_dir):
         sink = open_sink(settings)
         try:

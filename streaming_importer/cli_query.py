@@ -17,7 +17,7 @@ import orjson
 
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.config import Settings
-from streaming_importer.control import query_running
+from streaming_importer.control_client import query_running
 from streaming_importer.errors import ConfigError, ExitCode, StartupError, StoreLockedError
 from streaming_importer.items import Forget
 from streaming_importer.lexical import Bm25Encoder
@@ -25,7 +25,7 @@ from streaming_importer.query import SearchQuery, candidates, parse_kinds, parse
 from streaming_importer.report import status_report
 from streaming_importer.search import find, search
 from streaming_importer.sink import Sink, check_identity, check_schema, open_sink
-from streaming_importer.statedir import state_lock
+from streaming_importer.statedir import make_private, state_lock
 from streaming_importer.values import parse_duration
 
 __all__ = ["forget", "search_command", "status"]
@@ -121,10 +121,15 @@ def _search_store(settings: Settings, query: SearchQuery) -> list[dict[str, Any]
 
 
 def _ask_running_importer(
-    settings: Settings, path: str, params: dict[str, str], locked: StoreLockedError
+    settings: Settings,
+    path: str,
+    params: dict[str, str],
+    locked: StoreLockedError,
+    *,
+    method: str = "GET",
 ) -> Any:
     try:
-        return query_running(settings.runtime_path, path, params)
+        return query_running(settings.runtime_path, path, params, method=method)
     except ValueError as e:
         raise ConfigError(str(e)) from e
     except OSError as e:
@@ -134,24 +139,26 @@ def _ask_running_importer(
 def forget(settings: Settings, args: argparse.Namespace) -> int:
     """``forget --session ID | --project P``: delete the points, keep a tombstone."""
     request = Forget(session=args.session, project=args.project)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.state_dir)
     try:
         with state_lock(settings.state_dir):
             sink = open_sink(settings)
             try:
                 sink.open(None, create=False)
-                request.delete_points(sink, settings.source_name)
+                sessions = request.delete_points(sink, settings.source_name)
             finally:
                 sink.close()
             state = ckpt.load(settings.checkpoint_path)
-            if args.session:
-                state.forgotten.sessions.add(args.session)
-            else:
-                state.forgotten.projects.add(args.project)
+            for session in sessions:
+                state.forgotten.add_session(session)
+            if args.project:
+                state.forgotten.add_project(args.project)
             ckpt.save(settings.checkpoint_path, state)
     except StartupError as running:
         params = {"session": args.session or "", "project": args.project or ""}
-        _ask_running_importer(settings, "/forget", params, StoreLockedError(str(running)))
+        _ask_running_importer(
+            settings, "/forget", params, StoreLockedError(str(running)), method="POST"
+        )
     done = f"forgot {request.describe()}: its points are deleted and it will not be imported again"
     print(done)  # noqa: T201
     return ExitCode.OK

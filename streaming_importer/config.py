@@ -98,9 +98,12 @@ class Settings:
     #: Seconds the store may stay unreachable (retried with backoff) before
     #: the importer gives up and exits 1.
     store_retry_timeout_s: float
-    #: Loopback port on which a running importer answers search and status;
-    #: 0 picks a free one (written to ``state_dir/importer.json``).
-    control_port: int
+    #: TCP port on which a running importer also answers search, status and
+    #: forget, with the token in ``state_dir/control.token``; None (the
+    #: default): only its Unix socket ``state_dir/control.sock``; 0: any free port.
+    control_port: int | None
+    #: Address of that TCP port (loopback unless opened on purpose, in a container).
+    control_host: str
     #: Hard time limit of one MCP tool call, in seconds.
     mcp_call_timeout_s: float
     #: Port of ``/metrics`` (Prometheus) and ``/health``; None: not served.
@@ -151,7 +154,8 @@ class Settings:
             search_mode=env.get("SEARCH_MODE", "hybrid", values.parse_search_mode),
             search_recent=env.get("SEARCH_RECENT", "false", values.parse_bool),
             search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", values.parse_duration),
-            control_port=env.int("CONTROL_PORT", 8737, low=0, high=65535),
+            control_port=env.optional("CONTROL_PORT", values.parse_port),
+            control_host=env.get("CONTROL_HOST", "127.0.0.1", values.parse_nonempty),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
             store_retry_timeout_s=env.float(
@@ -199,6 +203,8 @@ class Settings:
             value: Any = getattr(self, field.name)
             if field.name == "qdrant_api_key" and value:
                 value = "***"
+            elif field.name == "qdrant_url" and value:
+                value = values.mask_url(value)
             parts.append(f"{field.name.upper()}={value}")
         logger.info("settings: %s", " ".join(parts))
 

@@ -1,155 +1,296 @@
-"""The running importer's local port: search and status while it holds the store.
+"""The running importer's control surface: for the state folder's owner, nobody else.
 
-Both Qdrant engines lock their folder, so while the importer runs, ``search``
-and ``status`` cannot open the embedded store themselves. The importer answers
-them instead, over HTTP on 127.0.0.1 only (``CONTROL_PORT``; 0 picks a free
-port). It writes ``$STATE_DIR/importer.json`` with its pid and port, which the
-CLI reads to find it.
+Both Qdrant engines lock their folder, so while the importer runs, ``search``,
+``status`` and ``forget`` cannot open the store themselves; the importer
+answers them instead, over HTTP/1.1 (JSON), on:
 
-Endpoints (GET, JSON): ``/status``; ``/search?q=...`` (the parameters of
-:meth:`~streaming_importer.search.SearchQuery.to_params`); ``/health``;
-``/session?id=ID``; ``/forget?session=ID`` or ``?project=P``.
+- a Unix domain socket, ``$STATE_DIR/control.sock``: mode 0600 in a 0700
+  folder, so only the folder's owner (and root) can connect, and the peer's
+  uid is checked again when it does (``SO_PEERCRED``). Always on.
+- TCP, only with ``CONTROL_PORT`` (on ``CONTROL_HOST``, 127.0.0.1 by default):
+  every request must carry ``Authorization: Bearer <token>``, the token being
+  made anew at each start in ``$STATE_DIR/control.token`` (0600) and compared
+  in constant time, and a loopback ``Host`` (a DNS-rebinding page has the
+  attacker's name there).
+
+``$STATE_DIR/importer.json`` says where the importer is (pid, socket, port);
+:func:`~streaming_importer.control_client.query_running` finds it, and the
+token, by itself. Writes (``/forget``)
+are POST only; no CORS header is ever sent, so a web page can neither send the
+token nor read an answer.
+
+Every request is bounded: :data:`MAX_CONNECTIONS` at once (more are answered
+503 at once), :data:`READ_TIMEOUT_S` to send the request, 16 KB of head and
+body (:mod:`~streaming_importer.control_http`). A handler's error becomes a
+JSON error with its status (400 bad input, 404, 405, 503 while the store does
+not answer, 500 otherwise, logged once); it never ends the importer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hmac
 import json
 import logging
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
+import secrets
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
-import orjson
-from anyio.abc import SocketStream, TaskStatus
+import anyio.abc
+from anyio.abc import SocketListener, SocketStream, TaskStatus
 
-__all__ = ["Handler", "query_running", "read_runtime", "serve"]
+from streaming_importer.control_client import read_runtime
+from streaming_importer.control_http import Refused, Request, answer, read_request
+from streaming_importer.errors import StoreUnavailableError
+
+__all__ = [
+    "ControlServer",
+    "Handler",
+    "MethodNotAllowed",
+    "NotFound",
+    "Unavailable",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Answers a path and its query parameters with a JSON-able value, or raises
-#: KeyError (404) or ValueError (400).
-Handler = Callable[[str, dict[str, str]], Awaitable[Any]]
+#: Answers (method, path, params) with a JSON-able value; raises the errors below.
+Handler = Callable[[str, str, dict[str, str]], Awaitable[Any]]
 
-_MAX_REQUEST_BYTES = 16 << 10
+MAX_CONNECTIONS = 16
+READ_TIMEOUT_S = 5.0
+#: Names a loopback Host header may carry (with or without a port).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+SOCKET_NAME = "control.sock"
+TOKEN_NAME = "control.token"
+RUNTIME_NAME = "importer.json"
+#: Room for a socket path in ``sockaddr_un`` (108 bytes on Linux, with its NUL).
+_SUN_PATH_MAX = 107
 
 
-async def serve(
-    port: int,
-    runtime_path: Path,
-    handler: Handler,
-    *,
-    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``handler`` on 127.0.0.1:``port`` until cancelled."""
-    try:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
-    except OSError as e:
-        if e.errno != errno.EADDRINUSE:
-            raise
-        # Another program has the port: any free one will do, since the CLI
-        # finds it in the runtime file.
-        logger.warning("CONTROL_PORT=%d is in use; answering on a free port instead", port)
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    bound = int(listener.extra_attributes[anyio.abc.SocketAttribute.local_port]())
-    try:
-        _write_runtime(runtime_path, bound)
-    except OSError as e:
-        # Importing matters more than being found: go on without it.
-        logger.warning(
-            "cannot write %s (%s): search and status cannot find this run", runtime_path, e
-        )
-    logger.info("answering search and status on 127.0.0.1:%d", bound)
-    task_status.started(bound)
-    try:
+class NotFound(LookupError):
+    """No such endpoint or thing (404)."""
+
+
+class MethodNotAllowed(Exception):
+    """The endpoint takes another method (405)."""
+
+
+class Unavailable(Exception):
+    """The importer cannot do it now: stopping, say (503)."""
+
+
+class ControlServer:
+    """Serves a handler on the state folder's socket (and a TCP port, with a token)."""
+
+    def __init__(self, state_dir: Path, handler: Handler, *, port: int | None, host: str) -> None:
+        self._state_dir = state_dir
+        self._handler = handler
+        self._port = port
+        self._host = host
+        self._token = ""
+        self._active = 0
+        self._idle = anyio.Event()
+        self._accepting = anyio.CancelScope()
+        self._connections = anyio.CancelScope()
+        #: The TCP port bound, if any.
+        self.port: int | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self._state_dir / SOCKET_NAME
+
+    async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen, write ``importer.json``, answer until :meth:`close`; then clean up."""
+        listeners: list[tuple[SocketListener, bool]] = []
+        unix = await self._unix_listener()
+        if unix is not None:
+            listeners.append((unix, False))
+        if self._port is not None:
+            token = secrets.token_urlsafe(32)
+            try:
+                _write_private(self._state_dir / TOKEN_NAME, token + "\n")
+            except OSError as e:
+                # Without its token nobody could use the port: it stays closed.
+                logger.warning("cannot write %s (%s): no TCP control port", TOKEN_NAME, e)
+            else:
+                self._token = token
+                tcp = await self._tcp_listener(self._port)
+                self.port = int(tcp.extra(anyio.abc.SocketAttribute.local_port))
+                listeners.append((tcp, True))
+        runtime = self._state_dir / RUNTIME_NAME
+        try:
+            _write_private(runtime, json.dumps(self._runtime(unix is not None)))
+        except OSError as e:
+            # Importing matters more than being found: go on without it.
+            logger.warning("cannot write %s (%s): nothing can find this run", runtime, e)
+        if unix is not None:
+            logger.info("answering search, status and forget on %s", self.socket_path)
+        if self.port is not None:
+            logger.info("answering on %s:%d too (token in %s)", self._host, self.port, TOKEN_NAME)
+        task_status.started()
+        try:
+            with self._connections:
+                async with anyio.create_task_group() as connections:
+                    with self._accepting:
+                        async with anyio.create_task_group() as accept:
+                            for listener, needs_token in listeners:
+                                accept.start_soon(self._accept, listener, needs_token, connections)
+        finally:
+            self._cleanup(unix is not None)
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop accepting; let open requests finish for up to ``grace_s``, then end them."""
+        self._accepting.cancel()
+        if self._active:
+            with anyio.move_on_after(grace_s):
+                await self._idle.wait()
+        self._connections.cancel()
+
+    def _runtime(self, has_socket: bool) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "socket": str(self.socket_path) if has_socket else None,
+            "port": self.port,
+            "token_file": str(self._state_dir / TOKEN_NAME) if self.port is not None else None,
+        }
+
+    async def _unix_listener(self) -> SocketListener | None:
+        path = self.socket_path
+        if len(os.fsencode(path)) > _SUN_PATH_MAX:
+            logger.warning(
+                "STATE_DIR=%s is too long a path for a Unix socket (%d bytes at most): "
+                "set CONTROL_PORT to reach this importer over TCP with its token",
+                self._state_dir,
+                _SUN_PATH_MAX - len(SOCKET_NAME) - 1,
+            )
+            return None
+        # Whoever holds the state folder's lock owns the name: a socket left
+        # here is a killed importer's.
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return await anyio.create_unix_listener(path, mode=0o600)
+        except OSError as e:
+            # Importing matters more than being reachable: go on without it.
+            logger.warning("cannot listen on %s (%s): search and status cannot reach it", path, e)
+            return None
+
+    async def _tcp_listener(self, port: int) -> SocketListener:
+        try:
+            multi = await anyio.create_tcp_listener(local_host=self._host, local_port=port)
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise
+            # Another program has the port: any free one will do, since the
+            # CLI finds it in the runtime file.
+            logger.warning("CONTROL_PORT=%d is in use; answering on a free port instead", port)
+            multi = await anyio.create_tcp_listener(local_host=self._host, local_port=0)
+        # One address, so one listener.
+        (listener,) = multi.listeners
+        assert isinstance(listener, SocketListener)
+        return listener
+
+    async def _accept(
+        self,
+        listener: SocketListener,
+        needs_token: bool,
+        connections: anyio.abc.TaskGroup,
+    ) -> None:
         async with listener:
-            await listener.serve(lambda stream: _handle(stream, handler))
-    finally:
-        _remove_runtime(runtime_path, bound)
+            while True:
+                stream = await listener.accept()
+                if self._active >= MAX_CONNECTIONS:
+                    await answer(
+                        stream, 503, {"error": "busy: too many open requests"}, timeout_s=1.0
+                    )
+                    await stream.aclose()
+                    continue
+                self._active += 1
+                self._idle = anyio.Event()
+                connections.start_soon(self._serve_one, stream, needs_token)
 
-
-def _write_runtime(path: Path, port: int) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "port": port}))
-    os.replace(tmp, path)
-
-
-def _remove_runtime(path: Path, port: int) -> None:
-    # Only our own file: a newer importer may have replaced it.
-    if read_runtime(path) == (os.getpid(), port):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-async def _handle(stream: SocketStream, handler: Handler) -> None:
-    async with stream:
+    async def _serve_one(self, stream: SocketStream, needs_token: bool) -> None:
         try:
-            request = await _read_request(stream)
-            target = request.split(b" ", 2)[1].decode("ascii")
-        except (anyio.EndOfStream, anyio.BrokenResourceError, IndexError, UnicodeError, ValueError):
-            return
-        url = urllib.parse.urlsplit(target)
-        params = dict(urllib.parse.parse_qsl(url.query))
+            async with stream:
+                status, body = await self._respond(stream, needs_token)
+                await answer(stream, status, body, timeout_s=READ_TIMEOUT_S)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def _respond(self, stream: SocketStream, needs_token: bool) -> tuple[int, Any]:
         try:
-            status, body = 200, await handler(url.path, params)
-        except KeyError:
-            status, body = 404, {"error": f"no such endpoint: {url.path}"}
+            if not needs_token:
+                _check_peer(stream)
+            with anyio.fail_after(READ_TIMEOUT_S):
+                request = await read_request(stream)
+            if needs_token:
+                self._check_tcp(request)
+            if request.method not in ("GET", "POST"):
+                raise MethodNotAllowed(f"{request.method} is not answered here")
+            return 200, await self._handler(request.method, request.path, request.params)
+        except Refused as e:
+            return e.status, {"error": str(e)}
+        except TimeoutError:
+            return 408, {"error": f"the request did not arrive within {READ_TIMEOUT_S:.0f} s"}
+        except NotFound as e:
+            return 404, {"error": str(e)}
+        except MethodNotAllowed as e:
+            return 405, {"error": str(e)}
         except LookupError as e:
-            status, body = 404, {"error": str(e)}
+            return 404, {"error": str(e)}
         except ValueError as e:
-            status, body = 400, {"error": str(e)}
-        payload = orjson.dumps(body)
-        head = (
-            f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-        )
-        try:
-            await stream.send(head.encode() + payload)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return
+            return 400, {"error": str(e)}
+        except (StoreUnavailableError, Unavailable) as e:
+            return 503, {"error": str(e)}
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise
+        except Exception as e:
+            logger.exception("the control request failed")
+            return 500, {"error": f"internal error: {type(e).__name__}"}
+
+    def _check_tcp(self, request: Request) -> None:
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() not in LOOPBACK_HOSTS:
+            raise Refused(403, f"Host {host!r} is not a loopback name")
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), self._token.encode()):
+            raise Refused(401, f"a valid token is required (see {TOKEN_NAME} in STATE_DIR)")
+
+    def _cleanup(self, had_socket: bool) -> None:
+        # Only our own files: a newer importer may have replaced them.
+        runtime = self._state_dir / RUNTIME_NAME
+        if read_runtime(runtime) == self._runtime(had_socket):
+            for path in (runtime, self._state_dir / TOKEN_NAME, self.socket_path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
 
-async def _read_request(stream: SocketStream) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += await stream.receive()
-        if len(data) > _MAX_REQUEST_BYTES:
-            raise ValueError("request too large")
-    return data
+def _check_peer(stream: SocketStream) -> None:
+    """On the socket: only this user (or root) may ask; the file mode says so too."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return
+    raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+    creds = raw.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid not in (os.getuid(), 0):
+        raise Refused(403, "another user's request")
 
 
-def read_runtime(path: Path) -> tuple[int, int] | None:
-    """(pid, port) of the running importer, or None if none is running."""
-    try:
-        data = json.loads(path.read_text())
-        pid, port = int(data["pid"]), int(data["port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # a stale file from a killed importer
-    except PermissionError:
-        pass
-    return pid, port
-
-
-def query_running(runtime_path: Path, path: str, params: dict[str, str]) -> Any:
-    """Ask the running importer; raises OSError if none answers."""
-    found = read_runtime(runtime_path)
-    if found is None:
-        raise ConnectionRefusedError("no running importer found")
-    _, port = found
-    url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return orjson.loads(response.read())
-    except urllib.error.HTTPError as e:
-        raise ValueError(orjson.loads(e.read()).get("error", str(e))) from e
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (0600), atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

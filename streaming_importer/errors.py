@@ -8,7 +8,8 @@
     │   │   └── StoreLockedError   another process holds the store
     │   └── ModelMismatchError     the collection was built with another model (exit 2)
     ├── StoreUnavailableError  the store stopped answering (transient: retried)
-    └── CheckpointError      the checkpoint cannot be read or written
+    ├── CheckpointError      the checkpoint cannot be read or written
+    └── ControlError         the running importer answered a request with its own failure
 
 Anything else is a bug: it propagates, is logged once by the CLI and exits 1.
 """
@@ -72,3 +73,7 @@ class StoreUnavailableError(ImporterError):
 
 class CheckpointError(ImporterError):
     """The checkpoint cannot be read or written."""
+
+
+class ControlError(ImporterError):
+    """The running importer could not answer a request (it said why)."""

@@ -91,9 +91,9 @@ class Intake:
         """From now on, read nothing more of what ``forget`` names."""
         tombstones = self._rules.privacy.tombstones
         if forget.session is not None:
-            tombstones.sessions.add(forget.session)
+            tombstones.add_session(forget.session)
         if forget.project is not None:
-            tombstones.projects.add(forget.project)
+            tombstones.add_project(forget.project)
 
     async def submit(self, forget: Forget) -> bool:
         """Send ``forget`` down the pipeline behind what is queued; False if it is not running."""
@@ -208,7 +208,7 @@ class Intake:
         cursor.context = block.context
         cursor.identity = block.identity
         for session in block.marked:
-            self._rules.privacy.tombstones.sessions.add(session)
+            self._rules.privacy.tombstones.add_session(session)
         self._stats.excluded += sum(seg.excluded for seg in block.segments)
 
 

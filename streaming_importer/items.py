@@ -24,6 +24,9 @@ from streaming_importer.transcript import FileContext
 
 __all__ = ["Batch", "Event", "Forget", "Item", "Mark", "Quarantined", "WorkChunk"]
 
+#: Points read at a time when a project is forgotten.
+_PAGE_POINTS = 1000
+
 #: A bad line: (byte offset, length in bytes, reason).
 Quarantined = tuple[int, int, str]
 
@@ -61,7 +64,7 @@ class Mark:
     file_done: bool = False
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(slots=True, eq=False)
 class Forget:
     """Delete a session's or a project's points, then keep its tombstone.
 
@@ -71,28 +74,42 @@ class Forget:
 
     session: str | None = None
     project: str | None = None
-    #: Set once the points are deleted and the tombstone saved.
+    #: Set once the points are deleted and the tombstone saved, or on failure.
     done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    #: Why it was not done, if it was not.
+    error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        """Answer the forget with ``reason`` instead of doing it."""
+        self.error = reason
+        self.done.set()
 
     def describe(self) -> str:
         return f"session {self.session}" if self.session else f"project {self.project}"
 
-    def delete_points(self, sink: Sink, source: str) -> None:
-        """Delete the points (blocking; the store thread's work).
+    def delete_points(self, sink: Sink, source: str) -> set[str]:
+        """Delete the points (blocking; the store thread's work); returns the sessions deleted.
 
         A project's sessions are deleted whole, so lines that came before the
         session's first working directory (a summary, with no project) go too.
+        Its points are read a page at a time: each page's sessions are deleted,
+        so the next page holds the rest, however large the project.
         """
         if self.session is not None:
             sink.delete_where(Where({"source": source, "session_id": self.session}))
-            return
+            return {self.session}
         assert self.project is not None
         key = "project" if "/" in self.project else "project_name"
         of_project = Where({"source": source, key: self.project})
-        sessions = {str(h.payload.get("session_id")) for h in sink.scroll(of_project, 1 << 20)}
-        sink.delete_where(of_project)
-        if sessions:
+        deleted: set[str] = set()
+        while page := sink.scroll(of_project, _PAGE_POINTS):
+            sessions = {str(h.payload.get("session_id")) for h in page} - deleted
+            if not sessions:  # points of deleted sessions still listed: delete them plainly
+                sink.delete_where(of_project)
+                break
             sink.delete_where(Where({"source": source, "session_id": tuple(sorted(sessions))}))
+            deleted |= sessions
+        return deleted
 
 
 #: What the intake sends to the embed stage.

@@ -22,6 +22,7 @@ import datetime
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -116,15 +117,30 @@ class Ledger:
         else:  # reset (read again from byte 0) or forget (the file is gone)
             files.pop(control.rel_path, None)
 
-    def forgotten(self, forget: Forget) -> None:
-        """Keep the tombstone: the store has deleted the points."""
-        if forget.session is not None:
-            self.state.forgotten.sessions.add(forget.session)
+    def forgotten(self, forget: Forget, sessions: set[str]) -> None:
+        """Keep the tombstone: the store has deleted the points of ``sessions``.
+
+        A project's sessions are kept too, so a later point of one of them is
+        refused even where it names no project (a summary line).
+        """
+        tombstones = self.state.forgotten
+        for session in sessions:
+            tombstones.add_session(session)
         if forget.project is not None:
-            self.state.forgotten.projects.add(forget.project)
+            tombstones.add_project(forget.project)
         logger.info(
             "forgot %s: its points are deleted and it will not be imported again",
             forget.describe(),
+        )
+
+    def refuses(self, payload: dict[str, Any]) -> bool:
+        """Whether a point with ``payload`` belongs to something forgotten."""
+        tombstones = self.state.forgotten
+        if payload.get("session_id") in tombstones.sessions:
+            return True
+        return bool(tombstones.projects) and (
+            payload.get("project") in tombstones.projects
+            or payload.get("project_name") in tombstones.projects
         )
 
     def save_due(self) -> bool:

@@ -30,7 +30,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from streaming_importer import errors
 from streaming_importer.config import Settings
-from streaming_importer.control import query_running
+from streaming_importer.control_client import query_running
 from streaming_importer.embed import Embedder, load_embedder
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.parse import parse_line

@@ -28,10 +28,21 @@ NO_INDEX_MARKER = "#no-index"
 
 @dataclasses.dataclass(slots=True)
 class Tombstones:
-    """Sessions and projects forgotten (or marked); kept in the checkpoint."""
+    """Sessions and projects forgotten (or marked); kept in the checkpoint.
+
+    Names, matched literally. The parse thread reads them while the event loop
+    adds to them, so they are never changed in place: an addition replaces the
+    set (:meth:`add_session`, :meth:`add_project`).
+    """
 
     sessions: set[str] = dataclasses.field(default_factory=set)
     projects: set[str] = dataclasses.field(default_factory=set)
+
+    def add_session(self, session: str) -> None:
+        self.sessions = self.sessions | {session}
+
+    def add_project(self, project: str) -> None:
+        self.projects = self.projects | {project}
 
     def to_json(self) -> dict[str, list[str]]:
         return {"sessions": sorted(self.sessions), "projects": sorted(self.projects)}
@@ -57,20 +68,26 @@ class Privacy:
         project folder's name instead, the path with "/" written as "-" as
         Claude Code names it.
         """
-        if message.session_id in self.tombstones.sessions:
+        tombstones = self.tombstones
+        if message.session_id in tombstones.sessions:
             return False
         project = message.project
         if project is None:
             slug = PurePosixPath(rel_path).parts[0] if "/" in rel_path else ""
             if not slug:
                 return True
-            return not any(
+            # Tombstones are names, taken literally; EXCLUDE_PROJECTS are globs.
+            forgotten = any(
+                slug in (name.replace("/", "-"), name) or slug.endswith("-" + name)
+                for name in tombstones.projects
+            )
+            return not forgotten and not any(
                 fnmatch.fnmatchcase(slug, pattern)
-                for rule in (*self.exclude_globs, *self.tombstones.projects)
+                for rule in self.exclude_globs
                 for pattern in (rule.replace("/", "-"), "*-" + rule)
             )
         name = PurePosixPath(project).name
-        if project in self.tombstones.projects or name in self.tombstones.projects:
+        if project in tombstones.projects or name in tombstones.projects:
             return False
         return not any(
             fnmatch.fnmatchcase(project, glob) or fnmatch.fnmatchcase(name, glob)

@@ -16,6 +16,7 @@ from streaming_importer.values import SEARCH_MODES, is_duration, parse_duration
 
 __all__ = [
     "KINDS",
+    "MAX_LIMIT",
     "MODES",
     "OVERSAMPLE",
     "SearchQuery",
@@ -28,6 +29,9 @@ __all__ = [
 MODES = SEARCH_MODES
 #: Message kinds a chunk can have (``--kind``).
 KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary")
+#: Sessions one query may ask for: each costs the store a few reads for its
+#: context, and a running importer's store thread is the pipeline's too.
+MAX_LIMIT = 100
 #: Chunks fetched per session asked for (at least 50).
 OVERSAMPLE = 10
 
@@ -81,8 +85,8 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ValueError("the query is empty")
-        if not 1 <= self.limit <= 1000:
-            raise ValueError(f"limit={self.limit} must be between 1 and 1000")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit={self.limit} must be between 1 and {MAX_LIMIT}")
         for kind in self.kinds:
             if kind not in KINDS:
                 raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")

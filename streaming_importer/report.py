@@ -7,6 +7,7 @@ from typing import Any
 from streaming_importer.checkpoint import Checkpoint
 from streaming_importer.config import Settings
 from streaming_importer.source import scan
+from streaming_importer.values import mask_url
 
 __all__ = ["status_report"]
 
@@ -41,6 +42,6 @@ def status_report(
         "embed_seconds": round(state.totals.embed_seconds, 3),
         "model": model,
         "collection": settings.collection_name,
-        "store": settings.qdrant_url or str(settings.store_dir),
+        "store": mask_url(settings.qdrant_url) if settings.qdrant_url else str(settings.store_dir),
         "last_import": state.last_import,
     }

@@ -1,11 +1,16 @@
-"""What the running importer answers on its control port, by path.
+"""What the running importer answers on its control surface, by method and path.
 
-``/search``, ``/status``, ``/health``, ``/session?id=``, ``/forget?session=|project=``
-(the transport is :mod:`~streaming_importer.control`). Searches use the
-model thread and the store thread the pipeline uses, so they queue behind a
-batch rather than run beside it. A forget is refused to the intake at once,
-then travels down the pipeline behind what is already queued, so nothing
-queued earlier can bring the points back.
+``GET /search``, ``/status``, ``/health``, ``/session?id=``; ``POST /forget``
+with ``session=`` or ``project=`` (the transport, and who may ask, is
+:mod:`~streaming_importer.control`). Searches use the model thread and the
+store thread the pipeline uses, so they queue behind a batch rather than run
+beside it; a query asks for at most ``MAX_LIMIT`` sessions.
+
+A forget is refused to the intake at once, then travels down the pipeline
+behind what is already queued, so nothing queued earlier can bring the points
+back (the store stage drops any later point of it too). When the pipeline
+stops, :meth:`Routes.settle` does what forgets are still pending directly, or
+fails them with a reason: an answer is never lost.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import anyio
 import anyio.to_thread
 
 from streaming_importer.config import Settings
+from streaming_importer.control import MethodNotAllowed, NotFound, Unavailable
 from streaming_importer.counters import Stats
 from streaming_importer.embed import Embedder
 from streaming_importer.intake import Intake
@@ -61,9 +67,22 @@ class Routes:
         self._model_thread = model_thread
         self._store_thread = store_thread
         self._lexical = Bm25Encoder()
+        #: Forgets asked for and not yet answered.
+        self._pending: set[Forget] = set()
+        self._settled = False
 
-    async def answer(self, path: str, params: dict[str, str]) -> Any:
-        """A JSON-able answer; KeyError for an unknown path, ValueError for bad parameters."""
+    async def answer(self, method: str, path: str, params: dict[str, str]) -> Any:
+        """A JSON-able answer; NotFound, MethodNotAllowed, ValueError for bad parameters."""
+        if path == "/forget":
+            if method != "POST":
+                raise MethodNotAllowed("forget deletes: use POST")
+            session, project = params.get("session"), params.get("project")
+            if bool(session) == bool(project):
+                raise ValueError("give exactly one of session or project")
+            await self.forget(Forget(session=session or None, project=project or None))
+            return {"forgotten": {"session": session, "project": project}}
+        if method != "GET":
+            raise MethodNotAllowed(f"{path} is read with GET")
         if path == "/search":
             return await self._search(SearchQuery.from_params(params))
         if path == "/status":
@@ -78,23 +97,39 @@ class Routes:
                 session_summary, self._sink, session_id, limiter=self._store_thread
             )
             if summary is None:
-                raise LookupError(f"no session {session_id}")
+                raise NotFound(f"no session {session_id}")
             return summary
-        if path == "/forget":
-            session, project = params.get("session"), params.get("project")
-            if bool(session) == bool(project):
-                raise ValueError("give exactly one of session or project")
-            await self.forget(Forget(session=session or None, project=project or None))
-            return {"forgotten": {"session": session, "project": project}}
-        raise KeyError(path)
+        raise NotFound(f"no such endpoint: {path}")
 
     async def forget(self, forget: Forget) -> None:
-        """Forget a session or project while running; returns when it is done."""
+        """Forget a session or project while running; returns when it is done.
+
+        Raises Unavailable if the importer stopped before it could be done.
+        """
+        if self._settled:
+            raise Unavailable("the importer is stopping: nothing was forgotten, try again")
         self._intake.refuse(forget)
-        if not await self._intake.submit(forget):
-            # The pipeline is not running (or done): delete directly.
-            await self._store.forget_now(forget)
-        await forget.done.wait()
+        self._pending.add(forget)
+        try:
+            if not await self._intake.submit(forget):
+                # The pipeline is not running (or done): delete directly.
+                await self._store.forget_now(forget)
+            await forget.done.wait()
+        finally:
+            self._pending.discard(forget)
+        if forget.error is not None:
+            raise Unavailable(forget.error)
+
+    async def settle(self, timeout_s: float) -> None:
+        """The pipeline has stopped: do the pending forgets directly, or fail them."""
+        self._settled = True
+        with anyio.move_on_after(timeout_s):
+            for forget in list(self._pending):
+                if not forget.done.is_set():
+                    await self._store.forget_now(forget)
+        for forget in list(self._pending):
+            if not forget.done.is_set():
+                forget.fail(f"the importer stopped before {forget.describe()} was forgotten")
 
     async def _search(self, query: SearchQuery) -> list[dict[str, Any]]:
         dense = None

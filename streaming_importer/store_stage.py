@@ -17,6 +17,7 @@ in the one store thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -67,14 +68,20 @@ class StoreStage:
         self._after_batch = after_batch
         #: Monotonic time since which the store has not answered, or None.
         self.down_since: float | None = None
+        self._saving = anyio.Lock()
 
     async def run(self, recv: ObjectReceiveStream[Batch]) -> None:
         """Store batches until ``recv`` ends; closes it."""
         async with recv:
             async for batch in recv:
+                # A point of something forgotten after its line was read (it
+                # passed the intake before the tombstone) goes no further.
+                points = [p for p in batch.points if not self._ledger.refuses(p.payload)]
+                if len(points) < len(batch.points):
+                    batch = dataclasses.replace(batch, points=points)
                 size = self._upsert_points
-                for i in range(0, len(batch.points), size):
-                    await self.write(self._sink.upsert, batch.points[i : i + size])
+                for i in range(0, len(points), size):
+                    await self.write(self._sink.upsert, points[i : i + size])
                 # Acknowledged: now, and only now, the events may advance.
                 self._ledger.stored(batch)
                 save = False
@@ -102,9 +109,10 @@ class StoreStage:
         forget.done.set()
 
     async def save(self) -> None:
-        """Flush the store, then save the checkpoint."""
-        await anyio.to_thread.run_sync(self._sink.flush, limiter=self._store_thread)
-        await anyio.to_thread.run_sync(self._ledger.save)
+        """Flush the store, then save the checkpoint; one save at a time."""
+        async with self._saving:
+            await anyio.to_thread.run_sync(self._sink.flush, limiter=self._store_thread)
+            await anyio.to_thread.run_sync(self._ledger.save)
 
     async def write(self, fn: Callable[..., None], *args: Any) -> None:
         """Run a store write in the store thread; while the store is unreachable, retry.
@@ -138,8 +146,13 @@ class StoreStage:
 
     async def _forget(self, forget: Forget) -> None:
         """Delete the points, then record the tombstone (saved with the checkpoint)."""
-        await self.write(forget.delete_points, self._sink, self._source)
-        self._ledger.forgotten(forget)
+        sessions: set[str] = set()
+
+        def delete() -> None:
+            sessions.update(forget.delete_points(self._sink, self._source))
+
+        await self.write(delete)
+        self._ledger.forgotten(forget, sessions)
 
     async def _execute(self, control: Control) -> None:
         """Do on the store what a transcript's identity change asks, then tell the ledger."""

@@ -13,6 +13,7 @@ __all__ = [
     "LOG_LEVELS",
     "SEARCH_MODES",
     "is_duration",
+    "mask_url",
     "parse_bool",
     "parse_duration",
     "parse_globs",
@@ -47,6 +48,11 @@ def parse_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError("expected http://host:port or https://host:port")
     return value.rstrip("/")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any user name and password in it replaced by ``***``."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1***@", url)
 
 
 def parse_bool(value: str) -> bool:

@@ -218,7 +218,7 @@ def test_health_reports_a_lost_store_and_its_return(demo_copy: Path, tmp_path: P
     import signal
     import time
 
-    from streaming_importer.control import query_running
+    from streaming_importer.control_client import query_running
 
     from .qdrant_standin import QdrantStandIn
     from .test_live import BLOG, record

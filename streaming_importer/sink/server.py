@@ -32,6 +32,7 @@ from streaming_importer.sink import (
     Where,
     check_identity,
 )
+from streaming_importer.values import mask_url
 
 __all__ = ["ServerSink"]
 
@@ -57,7 +58,8 @@ class ServerSink:
             client = QdrantClient(location=":memory:")
         else:
             client = QdrantClient(url=url, api_key=api_key, timeout=30)
-        return cls(client, collection, url)
+        # Only in messages: credentials in the URL are not shown.
+        return cls(client, collection, mask_url(url))
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
         try:
