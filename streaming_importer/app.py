@@ -92,6 +92,7 @@ class Importer:
             limits=ParseLimits(
                 tool_result_max_chars=settings.tool_result_max_chars,
                 tool_call_max_chars=settings.tool_call_max_chars,
+                redact_secrets=settings.redact_secrets,
             ),
             chunker=Chunker(
                 tokenizer=embedder.tokenizer(),
@@ -107,7 +108,6 @@ class Importer:
                 Tombstones(set(state.forgotten.sessions), set(state.forgotten.projects)),
             ),
             lexical=Bm25Encoder(),
-            redact_secrets=settings.redact_secrets,
         )
         self.intake = Intake(
             settings,

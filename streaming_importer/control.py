@@ -220,6 +220,8 @@ class ControlServer:
             async with stream:
                 status, body = await self._respond(stream, needs_token)
                 await answer(stream, status, body, timeout_s=READ_TIMEOUT_S)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            return  # the client hung up: nobody to answer
         finally:
             self._active -= 1
             if not self._active:

@@ -28,12 +28,14 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from streaming_importer import checkpoint as ckpt
 from streaming_importer import errors
 from streaming_importer.config import Settings
 from streaming_importer.control_client import query_running
 from streaming_importer.embed import Embedder, load_embedder
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.parse import parse_line
+from streaming_importer.privacy import Privacy
 from streaming_importer.query import SearchQuery, parse_kinds, parse_when
 from streaming_importer.results import session_summary
 from streaming_importer.search import find
@@ -63,7 +65,7 @@ class Backend:
             return query_running(self.settings.runtime_path, path, params)
         except OSError:
             return None
-        except ValueError as e:
+        except (ValueError, errors.ControlError) as e:
             raise ToolError(str(e)) from e
 
     def _with_store(self, use: Callable[[Sink], _T]) -> _T:
@@ -124,21 +126,34 @@ class Backend:
         limits = ParseLimits(
             tool_result_max_chars=self.settings.tool_result_max_chars,
             tool_call_max_chars=self.settings.tool_call_max_chars,
+            redact_secrets=self.settings.redact_secrets,
         )
-        previous = [m for line in earlier for m in _messages(line, context, limits)]
+        # What the importer would not store is not shown either.
+        try:
+            tombstones = ckpt.load(self.settings.checkpoint_path).forgotten
+        except errors.CheckpointError as e:
+            raise ToolError(str(e)) from e
+        privacy = Privacy(self.settings.exclude_projects, tombstones)
+        previous = [m for line in earlier for m in _messages(line, context, limits, privacy)]
         following: list[dict[str, Any]] = []
         for line in later:
-            following.extend(_messages(line, context, limits))
+            following.extend(_messages(line, context, limits, privacy))
             if len(following) >= after + 1:
                 break
         # The hit's own line starts ``following``: it is shown with ``after`` more.
         return (previous[-before:] if before else []) + following[: after + 1]
 
 
-def _messages(line: bytes, context: FileContext, limits: ParseLimits) -> list[dict[str, Any]]:
+def _messages(
+    line: bytes, context: FileContext, limits: ParseLimits, privacy: Privacy
+) -> list[dict[str, Any]]:
+    """The messages of ``line`` that may be shown (redacted, not excluded or forgotten)."""
     if not line.strip():
         return []
     result = parse_line(line, context, limits)
+    for m in result.messages:
+        if privacy.marks_no_index(m):
+            privacy.tombstones.add_session(m.session_id)
     return [
         {
             "kind": m.kind,
@@ -148,6 +163,7 @@ def _messages(line: bytes, context: FileContext, limits: ParseLimits) -> list[di
             "text": m.text,
         }
         for m in result.messages
+        if privacy.allows(m, context.rel_path)
     ]
 
 

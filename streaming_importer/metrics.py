@@ -120,6 +120,38 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+#: Requests answered at once; more are turned away (connection closed).
+MAX_CONNECTIONS = 8
+#: Seconds a client may take to send its request or read the answer.
+REQUEST_TIMEOUT_S = 5.0
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per request, but at most :data:`MAX_CONNECTIONS` of them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def serve(
     host: str, port: int, metrics: Metrics, health: Callable[[], dict[str, Any]]
 ) -> tuple[ThreadingHTTPServer, threading.Thread]:
@@ -130,6 +162,9 @@ def serve(
     """
 
     class Handler(BaseHTTPRequestHandler):
+        # A client that stalls is dropped after this many seconds.
+        timeout = REQUEST_TIMEOUT_S
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
@@ -151,8 +186,7 @@ def serve(
         def log_message(self, format: str, *args: Any) -> None:
             return None  # one line per scrape would drown the log
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = _BoundedServer((host, port), Handler)
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     logger.info("metrics and health on http://%s:%d/metrics and /health", host, server.server_port)

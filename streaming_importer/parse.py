@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
+from streaming_importer.stored_text import IMAGE_MARKER, as_stored, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
 __all__ = ["parse_line"]
@@ -58,20 +58,12 @@ _TOOL_ARG_KEYS = (
     "prompt",
     "subject",
 )
-#: Texts that carry no meaning of their own.
-_NOISE_TEXTS = frozenset(
-    {"[Request interrupted by user]", "[Request interrupted by user for tool use]"}
-)
-_IMAGE_MARKER = "[image]"
+#: One searchable part of a record: kind, role, text, and its cap (0: none).
+_Part = tuple[str, str, str, int]
 #: Places tried when looking for a whole record at the end of a torn line.
 _SALVAGE_TRIES = 64
 #: Longer damaged lines are quarantined without a salvage attempt (bytes).
 _SALVAGE_MAX_BYTES = 4 << 20
-_SYSTEM_REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
-# Inline base64 images (data URIs) and long unbroken base64 runs are not text
-# anybody searches for, and they would cost hundreds of model tokens each.
-_DATA_URI_RE = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]{16,}")
-_BASE64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
 
 
 def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
@@ -134,11 +126,11 @@ def _parse_record(
     if rtype in _SKIPPED_TYPES or rtype is None:
         return ParseResult((), context)
 
-    parts: list[tuple[str, str, str]] = []  # (kind, role, text)
+    parts: list[_Part] = []
     if rtype == "summary":
         summary = _str(record.get("summary"))
         if summary:
-            parts.append(("summary", "system", summary))
+            parts.append(("summary", "system", summary, 0))
     elif rtype in ("user", "assistant"):
         if record.get("isMeta") is True:
             return ParseResult((), context)
@@ -160,11 +152,12 @@ def _parse_record(
     agent_id = _str(record.get("agentId"))
     if agent_id is None and context.is_subagent:
         agent_id = PurePosixPath(context.rel_path).stem.removeprefix("agent-")
+    stored = [as_stored(text, cap, limits) for _, _, text, cap in parts]
     messages = tuple(
         Message(
             kind=kind,
             role=role,
-            text=text,
+            text=stored[i][0],
             record_key=key,
             part=i,
             session_id=_str(record.get("sessionId")) or context.session_id,
@@ -178,8 +171,9 @@ def _parse_record(
             message_uuid=uuid,
             is_sidechain=record.get("isSidechain") is True,
             is_compact_summary=record.get("isCompactSummary") is True,
+            redacted=stored[i][1],
         )
-        for i, (kind, role, text) in enumerate(parts)
+        for i, (kind, role, _, _) in enumerate(parts)
     )
     return ParseResult(messages, context)
 
@@ -195,63 +189,61 @@ def _learn(record: dict[str, Any], context: FileContext) -> FileContext:
     return dataclasses.replace(context, **changes) if changes else context
 
 
-def _user_parts(
-    content: Any, record: dict[str, Any], limits: ParseLimits
-) -> list[tuple[str, str, str]]:
+def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> list[_Part]:
     prompt_kind = "summary" if record.get("isCompactSummary") is True else "prompt"
     if isinstance(content, str):
-        text = _clean(content)
-        return [(prompt_kind, "user", text)] if text else []
+        text = clean(content)
+        return [(prompt_kind, "user", text, 0)] if text else []
     if not isinstance(content, list):
         return []
-    parts: list[tuple[str, str, str]] = []
+    parts: list[_Part] = []
     prompt: list[str] = []
     for block in content:
         if not isinstance(block, dict):
             continue
         btype = block.get("type")
         if btype == "text":
-            text = _clean(_str(block.get("text")) or "")
+            text = clean(_str(block.get("text")) or "")
             if text:
                 prompt.append(text)
         elif btype == "image":
-            prompt.append(_IMAGE_MARKER)
+            prompt.append(IMAGE_MARKER)
         elif btype == "tool_result":
-            text = _cap(_tool_result_text(block.get("content")), limits.tool_result_max_chars)
+            text = _tool_result_text(block.get("content"))
             if text:
-                parts.append(("tool_result", "tool", text))
+                parts.append(("tool_result", "tool", text, limits.tool_result_max_chars))
     if prompt:
-        parts.insert(0, (prompt_kind, "user", "\n".join(prompt)))
+        parts.insert(0, (prompt_kind, "user", "\n".join(prompt), 0))
     return parts
 
 
-def _assistant_parts(content: Any, limits: ParseLimits) -> list[tuple[str, str, str]]:
+def _assistant_parts(content: Any, limits: ParseLimits) -> list[_Part]:
     if isinstance(content, str):
-        text = _clean(content)
-        return [("answer", "assistant", text)] if text else []
+        text = clean(content)
+        return [("answer", "assistant", text, 0)] if text else []
     if not isinstance(content, list):
         return []
-    parts: list[tuple[str, str, str]] = []
+    parts: list[_Part] = []
     for block in content:
         if not isinstance(block, dict):
             continue
         btype = block.get("type")
         if btype == "text":
-            text = _clean(_str(block.get("text")) or "")
+            text = clean(_str(block.get("text")) or "")
             if text:
-                parts.append(("answer", "assistant", text))
+                parts.append(("answer", "assistant", text, 0))
         elif btype == "thinking":
-            text = _clean(_str(block.get("thinking")) or "")
+            text = clean(_str(block.get("thinking")) or "")
             if text:
-                parts.append(("thinking", "assistant", text))
+                parts.append(("thinking", "assistant", text, 0))
         elif btype == "tool_use":
-            text = _tool_call_text(block, limits.tool_call_max_chars)
+            text = _tool_call_text(block)
             if text:
-                parts.append(("tool_call", "assistant", text))
+                parts.append(("tool_call", "assistant", text, limits.tool_call_max_chars))
     return parts
 
 
-def _tool_call_text(block: dict[str, Any], max_chars: int) -> str:
+def _tool_call_text(block: dict[str, Any]) -> str:
     name = _str(block.get("name")) or "tool"
     args = block.get("input")
     shown: list[str] = []
@@ -265,12 +257,12 @@ def _tool_call_text(block: dict[str, Any], max_chars: int) -> str:
         if not shown and args:
             shown = [orjson.dumps(args, default=str).decode()]
     text = f"{name}: {' | '.join(shown)}" if shown else name
-    return _cap(_clean(text), max_chars)
+    return clean(text)
 
 
 def _tool_result_text(content: Any) -> str:
     if isinstance(content, str):
-        return _clean(content)
+        return clean(content)
     if not isinstance(content, list):
         return ""
     texts: list[str] = []
@@ -278,30 +270,12 @@ def _tool_result_text(content: Any) -> str:
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text":
-            text = _clean(_str(block.get("text")) or "")
+            text = clean(_str(block.get("text")) or "")
             if text:
                 texts.append(text)
         elif block.get("type") == "image":
-            texts.append(_IMAGE_MARKER)
+            texts.append(IMAGE_MARKER)
     return "\n".join(texts)
-
-
-def _clean(text: str) -> str:
-    if text in _NOISE_TEXTS:
-        return ""
-    if "<system-reminder>" in text:
-        text = _SYSTEM_REMINDER_RE.sub("", text)
-    if "base64" in text:
-        text = _DATA_URI_RE.sub(_IMAGE_MARKER, text)
-    if len(text) >= 200:
-        text = _BASE64_RUN_RE.sub("[base64]", text)
-    return text.strip()
-
-
-def _cap(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
-        return text
-    return f"{text[:max_chars].rstrip()} [… {len(text) - max_chars} more characters]"
 
 
 def _str(value: Any) -> str | None:

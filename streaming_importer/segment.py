@@ -1,11 +1,11 @@
 """Lines in, chunks and marks out: one block of a transcript, segmented. Pure.
 
-For each line: parse it (:mod:`~streaming_importer.parse`), drop the
-messages that must not be embedded (:mod:`~streaming_importer.privacy`:
-excluded projects, tombstones, a ``#no-index`` prompt, which also asks that
-what was stored of its session be deleted), replace secrets by markers
-(:mod:`~streaming_importer.redact`, before chunking, so no secret reaches the
-model or the store), cut the messages into chunks that fit the model
+For each line: parse it (:mod:`~streaming_importer.parse`; with
+``REDACT_SECRETS`` secrets are replaced by markers there, before any cap, so no
+secret reaches the model or the store), drop the messages that must not be
+embedded (:mod:`~streaming_importer.privacy`: excluded projects, tombstones, a
+``#no-index`` prompt, which also asks that what was stored of its session be
+deleted), cut the messages into chunks that fit the model
 (:mod:`~streaming_importer.chunk`) and give each its BM25 vector.
 
 The block is cut into segments of about :data:`MARK_EVERY_CHUNKS` chunks,
@@ -30,7 +30,6 @@ from streaming_importer.items import Forget, Quarantined, WorkChunk
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.parse import parse_line
 from streaming_importer.privacy import Privacy
-from streaming_importer.redact import redact
 from streaming_importer.source import HEAD_BYTES, TAIL_BYTES, FileIdentity, digest
 from streaming_importer.tail import Line
 from streaming_importer.transcript import FileContext, ParseLimits
@@ -54,7 +53,6 @@ class Rules:
     chunker: Chunker
     privacy: Privacy
     lexical: Bm25Encoder
-    redact_secrets: bool
 
 
 @dataclasses.dataclass(slots=True)
@@ -134,12 +132,9 @@ def segment_block(
                 if not allowed:
                     excluded += 1
                     continue
-                if rules.redact_secrets:
-                    # Before chunking: no secret reaches the model or the store.
-                    text, found = redact(message.text)
-                    if found:
-                        message = dataclasses.replace(message, text=text)
-                        redacted += sum(found.values())
+                # Secrets were replaced while parsing (before any cap), so none
+                # reaches the model or the store.
+                redacted += message.redacted
                 for chunk in rules.chunker.chunk(message):
                     chunks.append(
                         WorkChunk(

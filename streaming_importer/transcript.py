@@ -17,10 +17,13 @@ __all__ = ["FileContext", "Message", "ParseLimits", "ParseResult", "file_context
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ParseLimits:
-    """Caps applied while parsing, in characters."""
+    """What parsing does to texts: caps in characters, and secret redaction."""
 
     tool_result_max_chars: int = 2000
     tool_call_max_chars: int = 500
+    #: Replace secrets by ``[REDACTED:kind]`` markers (before any cap, so a
+    #: secret cut in two leaves no recognisable prefix).
+    redact_secrets: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class Message:
     message_uuid: str | None
     is_sidechain: bool
     is_compact_summary: bool
+    #: Secrets replaced by markers in ``text``.
+    redacted: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

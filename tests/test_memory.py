@@ -131,12 +131,17 @@ def test_compose_file() -> None:
     image, _, tag = qdrant["image"].partition(":")
     assert image == "qdrant/qdrant" and re.fullmatch(r"v\d+\.\d+\.\d+", tag)
     assert all(p.startswith("127.0.0.1:") for p in qdrant["ports"])
+    # Qdrant holds the whole history: it wants a key, which the importer passes.
+    key = "${QDRANT_API_KEY:?"
+    assert qdrant["environment"]["QDRANT__SERVICE__API_KEY"].startswith(key)
     assert qdrant["healthcheck"]["test"] and any(
         v.startswith("qdrant-storage:") for v in qdrant["volumes"]
     )
     assert importer["build"] == "." and importer["restart"] == "unless-stopped"
     env = importer["environment"]
     assert env["QDRANT_URL"] == "http://qdrant:6333"
+    assert env["QDRANT_API_KEY"].startswith(key)
+    assert "CONTROL_PORT" not in env  # its socket, reached with `docker compose exec`
     assert env["MALLOC_ARENA_MAX"] == "2"
     limit_mb = int(importer["mem_limit"].rstrip("m"))
     assert 0 < int(env["OPERATIONAL_MEMORY_MB"]) < limit_mb
@@ -145,8 +150,8 @@ def test_compose_file() -> None:
     assert importer["depends_on"]["qdrant"]["condition"] == "service_healthy"
     assert backfill["profiles"] == ["backfill"] and backfill["command"] == ["--once"]
     assert backfill["restart"] == "no"
-    # Metrics and health: published on loopback only, and the health check asks them.
-    assert importer["ports"] == [f"127.0.0.1:{env['METRICS_PORT']}:{env['METRICS_PORT']}"]
+    # Metrics and health: for the compose network, not published; the health check asks them.
+    assert "ports" not in importer
     assert f"127.0.0.1:{env['METRICS_PORT']}/health" in " ".join(importer["healthcheck"]["test"])
     assert backfill["ports"] == []
     assert set(compose["volumes"]) == {"qdrant-storage", "importer-state"}

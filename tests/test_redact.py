@@ -189,3 +189,68 @@ async def test_redaction_can_be_turned_off(tmp_path: Path, embedder: FastEmbedEm
     assert "AKIAIOSFODNN7EXAMPLE" in stored
     assert "[REDACTED:" not in stored
     assert importer.stats.secrets_redacted == 0
+
+
+def tool_result_transcript(folder: Path, text: str) -> Path:
+    path = folder / "-home-dev-ops" / "cccccccc-0000-4000-8000-000000000004.jsonl"
+    path.parent.mkdir(parents=True)
+    line = {
+        "type": "user",
+        "uuid": "dddddddd-0000-4000-8000-000000000099",
+        "sessionId": "cccccccc-0000-4000-8000-000000000004",
+        "cwd": "/home/dev/ops",
+        "timestamp": "2026-10-30T09:00:00.000Z",
+        "message": {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": text}],
+        },
+    }
+    path.write_text(json.dumps(line) + "\n")
+    return path
+
+
+async def test_a_secret_cut_by_the_tool_result_cap_leaves_nothing_of_it(
+    tmp_path: Path, embedder: FastEmbedEmbedder
+) -> None:
+    secret = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+    # The cap (2,000 characters) falls in the middle of the token.
+    text = "x " * 995 + "token " + secret + " and then more output " * 20
+    assert text.index(secret) < 2000 < text.index(secret) + len(secret)
+    tool_result_transcript(tmp_path / "conversations", text)
+    importer, sink = await import_once(tmp_path / "conversations", tmp_path / "state", embedder)
+    try:
+        stored = " ".join(p["text"] for p in all_points(sink).values())
+    finally:
+        sink.close()
+    # Not whole, and no telling prefix either (the prefix alone would match no pattern).
+    assert not any(secret[:n] in stored for n in range(8, len(secret) + 1))
+    assert "x x token" in stored  # what came before it is there
+    assert importer.stats.secrets_redacted == 1  # found whole, then cut
+
+
+def test_expand_shows_what_search_shows_and_nothing_forgotten(tmp_path: Path) -> None:
+    from streaming_importer import checkpoint as ckpt
+    from streaming_importer.config import Settings
+    from streaming_importer.mcp_server import Backend
+
+    conversations = tmp_path / "conversations"
+    path = transcript_with_secrets(conversations)
+    rel = str(path.relative_to(conversations))
+
+    def expand(**env: str) -> str:
+        settings = Settings.from_env(
+            {"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(tmp_path / "s"), **env}
+        )
+        return json.dumps(Backend(settings).expand(rel, 0, 0, 20))
+
+    shown = expand()
+    for _, _, secret in SECRETS[:9]:
+        assert secret not in shown
+    assert shown.count("[REDACTED:") == 9
+    assert "AKIAIOSFODNN7EXAMPLE" in expand(REDACT_SECRETS="false")
+    # An excluded project, and a forgotten session, are not shown at all.
+    assert json.loads(expand(EXCLUDE_PROJECTS="/home/dev/ops")) == []
+    state = ckpt.Checkpoint()
+    state.forgotten.add_session("cccccccc-0000-4000-8000-000000000003")
+    ckpt.save(tmp_path / "s" / "checkpoint.json", state)
+    assert json.loads(expand()) == []

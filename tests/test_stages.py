@@ -54,11 +54,10 @@ def lines_of(data: bytes) -> list[Line]:
 
 def rules_for(embedder: FastEmbedEmbedder, *, tombstones: Tombstones | None = None) -> Rules:
     return Rules(
-        limits=ParseLimits(),
+        limits=ParseLimits(redact_secrets=True),
         chunker=Chunker(embedder.tokenizer(), 128, 16, embedder.special_tokens),
         privacy=Privacy((), tombstones or Tombstones()),
         lexical=Bm25Encoder(),
-        redact_secrets=True,
     )
 
 
@@ -312,7 +311,7 @@ def test_ledger_applies_marks_counts_twice_and_saves_a_loadable_checkpoint(
         {"path": "p/a.jsonl", "offset": 600, "length": 20, "reason": "not a JSON object"}
     ]
     ledger.control(Control("move", "p/a.jsonl", new_path="q/a.jsonl"))
-    ledger.forgotten(Forget(project="secret"))
+    ledger.forgotten(Forget(project="secret"), {"s1", "s2"})
     ledger.save()
     assert not ledger.save_due()
     again = ckpt.load(tmp_path / "checkpoint.json")
@@ -320,6 +319,11 @@ def test_ledger_applies_marks_counts_twice_and_saves_a_loadable_checkpoint(
     assert again.files["q/a.jsonl"].context["rel_path"] == "q/a.jsonl"
     assert again.files["q/a.jsonl"].identity == second.identity
     assert again.totals == state.totals and again.forgotten.projects == {"secret"}
+    # A forgotten project's sessions are refused too, where a point names no project.
+    assert again.forgotten.sessions == {"s1", "s2"}
+    assert ledger.refuses({"session_id": "s2", "project": None})
+    assert ledger.refuses({"session_id": "x", "project": "/home/secret", "project_name": "secret"})
+    assert not ledger.refuses({"session_id": "x", "project": "/home/a", "project_name": "a"})
     ledger.control(Control("reset", "q/a.jsonl"))
     assert state.files == {}
 

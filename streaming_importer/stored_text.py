@@ -1,0 +1,73 @@
+"""What a part of a transcript looks like when stored: shared by every transcript format.
+
+- :func:`clean`: texts with no meaning of their own dropped, Claude Code's
+  ``<system-reminder>`` blocks removed, inline images and long base64 runs
+  replaced by markers (they would cost hundreds of model tokens each and
+  nobody searches for them);
+- :func:`as_stored`: secrets replaced by markers, then the text cut to its cap
+  (in that order: a secret cut in two must not leave a recognisable prefix).
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from streaming_importer.redact import redact
+from streaming_importer.transcript import ParseLimits
+
+__all__ = ["IMAGE_MARKER", "as_stored", "cap", "clean"]
+
+#: Texts that carry no meaning of their own.
+_NOISE_TEXTS = frozenset(
+    {"[Request interrupted by user]", "[Request interrupted by user for tool use]"}
+)
+IMAGE_MARKER = "[image]"
+#: Longest secret that redaction must see whole at a cut, in characters (a PEM
+#: private key block is under 4 KB).
+_SECRET_MAX_CHARS = 8192
+_SYSTEM_REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+# Inline base64 images (data URIs) and long unbroken base64 runs are not text
+# anybody searches for, and they would cost hundreds of model tokens each.
+_DATA_URI_RE = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]{16,}")
+_BASE64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+
+
+def clean(text: str) -> str:
+    """``text`` without what nobody searches for; "" if nothing is left."""
+    if text in _NOISE_TEXTS:
+        return ""
+    if "<system-reminder>" in text:
+        text = _SYSTEM_REMINDER_RE.sub("", text)
+    if "base64" in text:
+        text = _DATA_URI_RE.sub(IMAGE_MARKER, text)
+    if len(text) >= 200:
+        text = _BASE64_RUN_RE.sub("[base64]", text)
+    return text.strip()
+
+
+def cap(text: str, max_chars: int, dropped: int = 0) -> str:
+    """``text`` cut to ``max_chars``, saying how much more there was (``dropped`` beyond it)."""
+    if len(text) <= max_chars and not dropped:
+        return text
+    more = len(text) - max_chars + dropped
+    return f"{text[:max_chars].rstrip()} [… {more} more characters]"
+
+
+def as_stored(text: str, max_chars: int, limits: ParseLimits) -> tuple[str, int]:
+    """A part's text as it is stored, and the secrets replaced in it.
+
+    Secrets are replaced before the cap (``max_chars``, 0: none), so one that
+    straddles the cut is replaced whole. Past the cap plus the longest secret
+    nothing can reach the cut, so only that much is searched.
+    """
+    dropped = 0
+    if max_chars and len(text) > max_chars + _SECRET_MAX_CHARS:
+        dropped = len(text) - (max_chars + _SECRET_MAX_CHARS)
+        text = text[: max_chars + _SECRET_MAX_CHARS]
+    found = 0
+    if limits.redact_secrets:
+        text, counts = redact(text)
+        found = sum(counts.values())
+    return (cap(text, max_chars, dropped) if max_chars else text), found
