@@ -273,7 +273,7 @@ def test_forget_of_a_project_named_star_is_literal(demo_copy: Path, tmp_path: Pa
 
 
 def test_every_command_creates_the_state_folder_private(demo_copy: Path, tmp_path: Path) -> None:
-    for command in (("forget", "--session", "x"), ("reindex",)):
+    for command in (("forget", "--session", "x"), ("reindex",), ("status",)):
         state = tmp_path / command[0] / "state"
         env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(state)}
         run_cli(*command, env=env)

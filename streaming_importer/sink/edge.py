@@ -77,7 +77,8 @@ class EdgeSink:
             self._write_meta(identity)
 
     def _lock(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # The state folder holds conversation text: private if made here.
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -94,7 +95,7 @@ class EdgeSink:
             self._lock_fd = None
 
     def _create(self, identity: ModelIdentity) -> Any:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
