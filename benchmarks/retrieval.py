@@ -10,6 +10,7 @@ question of ``benchmarks/eval_set.py`` in each mode and prints, per mode:
   text a person reads (its chunk, the neighbouring chunks and the prompt).
 
     python benchmarks/retrieval.py [--state DIR] [--cross-lingual]
+    python benchmarks/retrieval.py --corpus 2   # claude-projects-2, eval_set_2.py, by class
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
+from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2  # noqa: E402
 from streaming_importer.config import Settings  # noqa: E402
 from streaming_importer.embed import Embedder, load_embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
@@ -35,6 +37,7 @@ from streaming_importer.sink import Sink  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
+CORPUS_2 = ROOT.parent / "shared" / "corpus" / CORPUS_NAME
 
 
 def shown_text(hit: SessionHit) -> str:
@@ -66,8 +69,8 @@ def score(
     return at1 / n, at5 / n, ans3 / n, misses
 
 
-def import_corpus(state: Path) -> None:
-    env = {**os.environ, "CONVERSATIONS_DIR": str(CORPUS), "STATE_DIR": str(state)}
+def import_corpus(state: Path, corpus: Path = CORPUS) -> None:
+    env = {**os.environ, "CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)}
     subprocess.run(
         [sys.executable, "-m", "streaming_importer", "--once"],
         env=env,
@@ -80,20 +83,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--state", type=Path, help="an existing state folder with the corpus")
     parser.add_argument("--misses", action="store_true", help="list the questions missed")
+    parser.add_argument("--corpus", choices=("1", "2"), default="1")
     args = parser.parse_args()
+    corpus = CORPUS if args.corpus == "1" else CORPUS_2
     with tempfile.TemporaryDirectory() as tmp:
         state = args.state or Path(tmp) / "state"
         if args.state is None:
-            import_corpus(state)
-        settings = Settings.from_env({"CONVERSATIONS_DIR": str(CORPUS), "STATE_DIR": str(state)})
+            import_corpus(state, corpus)
+        settings = Settings.from_env({"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)})
         embedder = load_embedder(settings)
         sink = EdgeSink(settings.store_dir, settings.collection_name)
         sink.open(embedder.identity, create=False)
         try:
-            for title, questions in (
+            sets: list[tuple[str, tuple[Question, ...]]] = [
                 (f"{len(QUESTIONS)} questions", QUESTIONS),
                 (f"{len(CROSS_LINGUAL)} Japanese questions about English sessions", CROSS_LINGUAL),
-            ):
+            ]
+            if args.corpus == "2":
+                plain = [Question(q.text, q.session, q.terms) for q in QUESTIONS_2]
+                sets = [(f"{len(plain)} questions about {CORPUS_NAME}", tuple(plain))]
+                for kind in CLASSES:
+                    of_kind = tuple(Question(*q[:3]) for q in QUESTIONS_2 if q.kind == kind)
+                    sets.append((f"{len(of_kind)} '{kind}' questions", of_kind))
+            for title, questions in sets:
                 print(f"\n{title} ({embedder.identity.name})\n")
                 print("| mode | session@1 | session@5 | answer@3 |")
                 print("|---|---|---|---|")
