@@ -8,7 +8,14 @@ Each has a class, one of the failure classes seen on held-out questions:
 - ``asked``: where the person asked, told or complained ("where did I ...");
 - ``failure``: why something failed and what fixed it;
 - ``finding``: what a review, subagent or investigation found;
-- ``fact``: a concrete detail (a value, a name, a file).
+- ``fact``: a concrete detail (a value, a name, a file);
+- ``summary``: what only a compaction summary still says (errors met, what
+  was pending when the context ran out).
+
+``MORE_QUESTIONS_1`` asks about the first corpus (``claude-projects``) in the
+classes its 64 original questions (``eval_set.py``) lack: compaction summaries,
+subagent and exploration reports. Together with ``QUESTIONS_2`` and those 64,
+the project's own set reaches 150 (the 12 cross-lingual ones apart).
 
 Answer terms (case-insensitive) must appear in what a hit from that session
 shows (chunk, neighbours, prompt) for the answer to count as found; a test
@@ -20,10 +27,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CLASSES", "CORPUS_NAME", "QUESTIONS_2", "ClassedQuestion"]
+__all__ = ["CLASSES", "CORPUS_NAME", "MORE_QUESTIONS_1", "QUESTIONS_2", "ClassedQuestion"]
 
 CORPUS_NAME = "claude-projects-2"
-CLASSES = ("decision", "asked", "failure", "finding", "fact")
+CLASSES = ("decision", "asked", "failure", "finding", "fact", "summary")
 
 
 class ClassedQuestion(NamedTuple):
@@ -65,6 +72,11 @@ WRAPPER = "e4599950-b028-44fb-a2d5-ca8caffa2c3d"  # local-dev hooks wrapper scri
 RESUME_MERGE = "efea9d52-9e4f-4189-8bae-4e8049647900"  # resume after merging main
 TENTATIVE = "67a8478e-78dc-44ab-82ea-f65c8ead85f6"  # Claude asking before doing
 CI_WORKTREE = "0fae0449-64d3-4788-8622-d3a47d82c14b"  # CI checking the wrong branch
+FIX_SIGNATURE = "2b945d54-dd2b-4f60-b3b0-7b0252349003"  # lint and test failures
+SUBFOLDER = "5a3bb1c8-c3ce-466e-b487-24212cbf1da1"  # no checkpoints from a subfolder
+REDACTION_TEST = "9b76dc0f-dc1b-4822-ac56-53cfa3fbc032"  # trying the redaction feature
+RESEARCH = "9a9eadc8-c1f1-493e-a0f1-884aa996b05b"  # agent-driven testing research
+TOOLS_TEST = "c45af7b1-cb7c-4e51-93db-8cbb250a877a"  # trying out tools in a workspace
 
 QUESTIONS_2: tuple[ClassedQuestion, ...] = tuple(
     ClassedQuestion(*q)
@@ -182,8 +194,7 @@ QUESTIONS_2: tuple[ClassedQuestion, ...] = tuple(
             "asked",
         ),
         (
-            "where did I want the linear working doc attached to the issue instead of the "
-            "project",
+            "where did I want the linear working doc attached to the issue instead of the project",
             LINEAR,
             ("create_document",),
             "asked",
@@ -352,6 +363,271 @@ QUESTIONS_2: tuple[ClassedQuestion, ...] = tuple(
             WRAPPER,
             ("entire-wrapper.sh",),
             "fact",
+        ),
+        # -- more of the second corpus
+        (
+            "which field did I want the session end hook to set in our session state files?",
+            SESSION_END,
+            ("ended_at",),
+            "asked",
+        ),
+        (
+            "which constant names the session end hook for claude code",
+            SESSION_END,
+            ("HookNameSessionEnd",),
+            "fact",
+        ),
+        (
+            "what did the reviewer conclude about the explain help change",
+            HINT,
+            ("APPROVE",),
+            "finding",
+        ),
+        (
+            "which function's new signature broke the prepare commit message test?",
+            FIX_SIGNATURE,
+            ("InitializeSession",),
+            "failure",
+        ),
+        (
+            "checkpoints are not created when I start claude from a subfolder",
+            SUBFOLDER,
+            ("subdirectories",),
+            "asked",
+        ),
+        (
+            "where did I try out the secret redaction by having a markdown file of secrets written",
+            REDACTION_TEST,
+            ("SECRETS.md",),
+            "asked",
+        ),
+        (
+            "why link sessions to commits with a trailer rather than the commit hash?",
+            SESSION_LIST,
+            ("Entire-Checkpoint",),
+            "decision",
+        ),
+        (
+            "which e2e scenario covers a user splitting the work into two commits",
+            E2E,
+            ("Scenario4",),
+            "fact",
+        ),
+        (
+            "the review assumed an old release version before I said we are on 0.4.4",
+            E2E,
+            ("v0.3.0",),
+            "asked",
+        ),
+        (
+            "what file did we write up the abandoned session bug in for later",
+            SHADOW,
+            ("wip-abandoned-session-bug.md",),
+            "fact",
+        ),
+        (
+            "how much shorter did the simplifier make the OpenCode code?",
+            SIMPLIFY,
+            ("71 lines",),
+            "finding",
+        ),
+        (
+            "which error type keeps resume from printing the same error twice",
+            RESUME_FETCH,
+            ("SilentError",),
+            "decision",
+        ),
+        (
+            "a coworker got stuck because the shadow branch had checkpoints from another session",
+            ORPHAN,
+            ("different session",),
+            "asked",
+        ),
+        (
+            "did CLAUDE.md already explain repo root versus the current directory?",
+            GETWD,
+            ("Repo Root vs Current Working Directory",),
+            "finding",
+        ),
+        (
+            "how fast does a command finish with telemetry switched off",
+            TELEMETRY,
+            ("15ms",),
+            "fact",
+        ),
+        (
+            "which sample app did we pick for the first agent-driven web test",
+            RESEARCH,
+            ("todomvc",),
+            "decision",
+        ),
+        (
+            "the test session where I had a missing file printed to see the error",
+            TOOLS_TEST,
+            ("nonexistent.txt",),
+            "asked",
+        ),
+        (
+            "which two files were written at the same time in the multi-tool demo?",
+            TOOLS_TEST,
+            ("number_generator.py",),
+            "fact",
+        ),
+    ]
+)
+
+# -- the first corpus: compaction summaries and subagent reports
+WWII = "b3edadab-bca0-4054-9b41-f7ffa6941260"
+GQC = "258c7280-ae70-4798-800f-63464d01a85d"
+DOV = "4d5611e5-241a-462a-8d15-5122611a9569"
+EXPLORE = "6c2214d7-b87e-4432-8e41-22ba294ea584"
+FUM = "8463c716-a2ea-4c14-9efa-87158ebd9f20"
+OTEL = "ae4a77f8-aedd-4bc1-888f-c94edc91af04"
+A0Y = "fa812bfe-b295-4cca-9c2f-fdf01028cb46"
+PKG = "5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
+QUALITY = "491e126e-1e71-469c-ade2-fcc8af567c74"
+
+MORE_QUESTIONS_1: tuple[ClassedQuestion, ...] = tuple(
+    ClassedQuestion(*q)
+    for q in [
+        (
+            "credo did not like checking the length of the message id list in a guard; what "
+            "did we write instead?",
+            GQC,
+            ("[_ | _]",),
+            "summary",
+        ),
+        (
+            "which test-only dependency did the first LiveView tests need?",
+            GQC,
+            ("lazy_html",),
+            "summary",
+        ),
+        (
+            "spark refused to accept the state field on the annotation update",
+            GQC,
+            ("attribute :state",),
+            "summary",
+        ),
+        (
+            "what was still in progress on the annotations epic when the context ran out",
+            GQC,
+            ("spotter-gqc.6",),
+            "summary",
+        ),
+        (
+            "what was left on the debug json sidecar task when the context ran out?",
+            DOV,
+            ("toggle_debug",),
+            "summary",
+        ),
+        (
+            "how did the explore agent say session live loads its messages",
+            DOV,
+            ("load_session_messages",),
+            "finding",
+        ),
+        (
+            "credo said the line classifier in the renderer was nested too deep",
+            FUM,
+            ("classify_normal_line",),
+            "summary",
+        ),
+        (
+            "which library did we add to highlight code blocks in the transcript view",
+            FUM,
+            ("highlight.js",),
+            "summary",
+        ),
+        (
+            "what thread key does the renderer give a tool result it cannot pair with a call",
+            FUM,
+            ("unmatched-result",),
+            "summary",
+        ),
+        (
+            "how did we set the trace propagators once the function for it turned out not to exist",
+            OTEL,
+            ("app environment",),
+            "summary",
+        ),
+        (
+            "the processor config for the trace exporter crashed with a bad map",
+            OTEL,
+            ("traces_exporter: :stdout",),
+            "summary",
+        ),
+        (
+            "which tracing task was closed in beads but never committed?",
+            OTEL,
+            ("spotter-4te.3",),
+            "summary",
+        ),
+        (
+            "what holds the registry of active sessions in memory",
+            A0Y,
+            ("ETS",),
+            "summary",
+        ),
+        (
+            "which endpoint receives the session end hook",
+            A0Y,
+            ("/api/hooks/session-end",),
+            "summary",
+        ),
+        (
+            "how many sessions per directory does one transcript sync handle at most?",
+            A0Y,
+            ("max_sessions_per_sync",),
+            "finding",
+        ),
+        (
+            "which identity lets a message be upserted instead of inserted twice",
+            A0Y,
+            ("unique_session_uuid",),
+            "summary",
+        ),
+        (
+            "the helper agent that greeted me by a nickname in the test chat",
+            WWII,
+            ("Okarin",),
+            "finding",
+        ),
+        (
+            "which tailwind version did the package review find in the todo demo?",
+            PKG,
+            ("Tailwind CSS: ^4",),
+            "finding",
+        ),
+        (
+            "which version of the icon library does the demo's package.json pin",
+            PKG,
+            ("0.542.0",),
+            "finding",
+        ),
+        (
+            "which data layer does spotter use for ash, according to the dependency exploration",
+            EXPLORE,
+            ("ash_sqlite",),
+            "finding",
+        ),
+        (
+            "does spotter expose its ash resources as a JSON API?",
+            EXPLORE,
+            ("ash_json_api",),
+            "finding",
+        ),
+        (
+            "did the research find ready-made igniter installers for credo and dialyxir?",
+            QUALITY,
+            ("No Igniter installers",),
+            "finding",
+        ),
+        (
+            "what did we find about the pre-task hook for subagents before removing it",
+            GQC,
+            ("SessionStart",),
+            "finding",
         ),
     ]
 )

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2
+from benchmarks.eval_set import QUESTIONS
+from benchmarks.eval_set_2 import (
+    CLASSES,
+    CORPUS_NAME,
+    MORE_QUESTIONS_1,
+    QUESTIONS_2,
+    ClassedQuestion,
+)
 from streaming_importer.parse import parse_line
 from streaming_importer.transcript import ParseLimits, file_context_for
 
@@ -26,17 +33,37 @@ def session_texts(corpus: Path) -> dict[str, str]:
     return {session: "\n".join(parts) for session, parts in texts.items()}
 
 
-def test_every_question_of_the_second_corpus_has_its_answer_in_its_session() -> None:
-    corpus = ROOT.parent / "shared" / "corpus" / CORPUS_NAME
+@pytest.mark.parametrize(
+    ("corpus_name", "questions"),
+    [(CORPUS_NAME, QUESTIONS_2), ("claude-projects", MORE_QUESTIONS_1)],
+)
+def test_every_new_question_has_its_answer_in_its_session(
+    corpus_name: str, questions: tuple[ClassedQuestion, ...]
+) -> None:
+    corpus = ROOT.parent / "shared" / "corpus" / corpus_name
     if not corpus.is_dir():
         pytest.fail(f"the shared corpus is missing at {corpus}")
     texts = session_texts(corpus)
-    assert len(QUESTIONS_2) >= 40
-    assert len({q.text for q in QUESTIONS_2}) == len(QUESTIONS_2)
-    for q in QUESTIONS_2:
+    assert len({q.text for q in questions}) == len(questions)
+    for q in questions:
         assert q.kind in CLASSES, q
         assert q.session in texts, q
         for term in q.terms:
             assert term.lower() in texts[q.session], (q.text, term)
         # Asked in the developer's words, not copied from the transcript.
         assert q.text.lower() not in texts[q.session], q.text
+
+
+def test_the_project_has_150_questions_of_its_own() -> None:
+    assert len(QUESTIONS) + len(QUESTIONS_2) + len(MORE_QUESTIONS_1) >= 150
+
+
+def test_the_split_is_fixed() -> None:
+    from benchmarks.splits import split
+
+    everything = [*QUESTIONS, *QUESTIONS_2, *MORE_QUESTIONS_1]
+    dev, test = split(everything)
+    # Pinned: a change of seed or hashing would mix the halves, and fails here.
+    assert (len(dev), len(test)) == (76, 75)
+    assert QUESTIONS[0] in dev and QUESTIONS_2[0] in test
+    assert set(map(id, dev)).isdisjoint(map(id, test))
