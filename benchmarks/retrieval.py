@@ -104,7 +104,8 @@ def main() -> None:
                 sets = [(f"{len(plain)} questions about {CORPUS_NAME}", tuple(plain))]
                 for kind in CLASSES:
                     of_kind = tuple(Question(*q[:3]) for q in QUESTIONS_2 if q.kind == kind)
-                    sets.append((f"{len(of_kind)} '{kind}' questions", of_kind))
+                    if of_kind:
+                        sets.append((f"{len(of_kind)} '{kind}' questions", of_kind))
             for title, questions in sets:
                 print(f"\n{title} ({embedder.identity.name})\n")
                 print("| mode | session@1 | session@5 | answer@3 |")
