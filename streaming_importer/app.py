@@ -159,8 +159,6 @@ class Importer:
             model_thread=model_thread,
             store_thread=store_thread,
         )
-        #: The control surface's TCP port while running, if it has one.
-        self.control_port: int | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -229,7 +227,6 @@ class Importer:
                         outer.start_soon(self._watch_signals, pipeline)
                     if serve_control:
                         await outer.start(server.serve)
-                        self.control_port = server.port
                     outer.start_soon(self.monitor.run)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self.intake.run, items_send, once)

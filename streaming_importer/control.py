@@ -45,7 +45,7 @@ import anyio
 import anyio.abc
 from anyio.abc import SocketListener, SocketStream, TaskStatus
 
-from streaming_importer.control_client import read_runtime
+from streaming_importer.control_client import RUNTIME_NAME, SOCKET_NAME, TOKEN_NAME, read_runtime
 from streaming_importer.control_http import Refused, Request, answer, read_request
 from streaming_importer.errors import StoreUnavailableError
 
@@ -66,9 +66,6 @@ MAX_CONNECTIONS = 16
 READ_TIMEOUT_S = 5.0
 #: Names a loopback Host header may carry (with or without a port).
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-SOCKET_NAME = "control.sock"
-TOKEN_NAME = "control.token"
-RUNTIME_NAME = "importer.json"
 #: Room for a socket path in ``sockaddr_un`` (108 bytes on Linux, with its NUL).
 _SUN_PATH_MAX = 107
 
@@ -153,12 +150,8 @@ class ControlServer:
         self._connections.cancel()
 
     def _runtime(self, has_socket: bool) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "socket": str(self.socket_path) if has_socket else None,
-            "port": self.port,
-            "token_file": str(self._state_dir / TOKEN_NAME) if self.port is not None else None,
-        }
+        # Names no path: the client finds the socket and token beside the file.
+        return {"pid": os.getpid(), "socket": has_socket, "port": self.port}
 
     async def _unix_listener(self) -> SocketListener | None:
         path = self.socket_path

@@ -1,7 +1,9 @@
 """Asking the running importer: find it in ``$STATE_DIR/importer.json``, then its socket.
 
-The importer writes where it answers (pid, socket, port, token file) when it
-starts; :func:`query_running` prefers the Unix socket and falls back to TCP with
+The importer writes how it answers (its pid, whether it has its socket, its TCP
+port) when it starts; the socket and the token are files beside that file, so
+a client finds them from wherever it runs, whatever path the importer was
+given. :func:`query_running` prefers the Unix socket and falls back to TCP with
 the token (see :mod:`~streaming_importer.control`).
 """
 
@@ -19,11 +21,16 @@ import orjson
 
 from streaming_importer.errors import ControlError
 
-__all__ = ["query_running", "read_runtime"]
+__all__ = ["RUNTIME_NAME", "SOCKET_NAME", "TOKEN_NAME", "query_running", "read_runtime"]
+
+#: The files of the control surface, all in the state folder.
+SOCKET_NAME = "control.sock"
+TOKEN_NAME = "control.token"
+RUNTIME_NAME = "importer.json"
 
 
 def read_runtime(path: Path) -> dict[str, Any] | None:
-    """Where the running importer answers (pid, socket, port), or None if none runs."""
+    """How the running importer answers (pid, socket: bool, port), or None if none runs."""
     try:
         data = json.loads(path.read_text())
         pid = int(data["pid"])
@@ -35,12 +42,7 @@ def read_runtime(path: Path) -> dict[str, Any] | None:
         return None  # a stale file from a killed importer
     except PermissionError:
         pass
-    return {
-        "pid": pid,
-        "socket": data.get("socket"),
-        "port": data.get("port"),
-        "token_file": data.get("token_file"),
-    }
+    return {"pid": pid, "socket": bool(data.get("socket")), "port": data.get("port")}
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -72,11 +74,12 @@ def query_running(
         raise ConnectionRefusedError("no running importer found")
     connection: http.client.HTTPConnection
     headers = {"Host": "localhost"}
+    state_dir = runtime_path.parent
     if found["socket"]:
-        connection = _UnixConnection(found["socket"], timeout=60)
+        connection = _UnixConnection(str(state_dir / SOCKET_NAME), timeout=60)
     elif found["port"]:
         connection = http.client.HTTPConnection("127.0.0.1", int(found["port"]), timeout=60)
-        token = Path(str(found["token_file"])).read_text().strip()
+        token = (state_dir / TOKEN_NAME).read_text().strip()
         headers["Authorization"] = f"Bearer {token}"
     else:
         raise ConnectionRefusedError("the running importer has no control socket or port")

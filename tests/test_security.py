@@ -13,6 +13,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +24,7 @@ import pytest
 
 from streaming_importer.control_client import query_running
 
-from .conftest import run_cli, start_cli, stored_points
+from .conftest import clean_env, run_cli, start_cli, stored_points
 from .test_live import wait_for
 
 NOBODY = 65534
@@ -293,3 +294,31 @@ def test_qdrant_credentials_are_not_logged(demo_copy: Path, tmp_path: Path) -> N
     assert result.returncode == 3  # nothing listens there
     assert "hunter2" not in result.stderr and "sekrit-key" not in result.stderr
     assert "http://***@127.0.0.1:9" in result.stderr
+
+
+def test_a_relative_state_dir_is_found_from_anywhere(demo_copy: Path, tmp_path: Path) -> None:
+    # As in the quick start: STATE_DIR relative to where the importer was started.
+    home = tmp_path / "elsewhere"
+    home.mkdir()
+    env = clean_env(CONVERSATIONS_DIR=str(demo_copy), STATE_DIR="state", CONTROL_PORT="0")
+    with subprocess.Popen(
+        [sys.executable, "-m", "streaming_importer"],
+        env=env,
+        cwd=home,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        try:
+            runtime = home / "state" / "importer.json"
+            wait_for(lambda: runtime.exists(), 60, "the control socket")
+            # Asked from another working directory, by the absolute path.
+            assert Path.cwd() != home
+            assert query_running(runtime, "/health", {})["status"] in ("ok", "degraded")
+            # Without the socket, the port and the token beside the file do it.
+            (home / "state" / "control.sock").unlink()
+            answer = json.loads(runtime.read_text())
+            answer["socket"] = False
+            runtime.write_text(json.dumps(answer))
+            assert query_running(runtime, "/health", {})["status"] in ("ok", "degraded")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
