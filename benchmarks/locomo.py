@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,8 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import load_embedder  # noqa: E402
+from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.query import MODES, SearchQuery  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
@@ -109,22 +106,6 @@ def write_transcripts(samples: list[dict[str, Any]], folder: Path) -> dict[str, 
     return dia_of
 
 
-def import_folder(conversations: Path, state: Path) -> float:
-    """``--once`` into ``state``; returns the seconds it took."""
-    env = {**os.environ, "CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "streaming_importer", "--once"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"the import failed:\n{result.stderr[-3000:]}")
-    return time.monotonic() - started
-
-
 def top_turns(
     sink: EdgeSink,
     encoder: Bm25Encoder,
@@ -166,14 +147,8 @@ def main() -> None:
         print(f"{len(samples)} conversations, {len(dia_of)} turns written", flush=True)
         seconds = import_folder(conversations, state)
         print(f"imported in {seconds:.1f} s", flush=True)
-        settings = Settings.from_env(
-            {"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
-        )
-        embedder = load_embedder(settings)
         encoder = Bm25Encoder()
-        sink = EdgeSink(settings.store_dir, settings.collection_name)
-        sink.open(None, create=False)
-        try:
+        with search_tools(conversations, state) as (embedder, sink):
             questions = [(s["sample_id"], qa) for s in samples for qa in s["qa"]]
             print(f"{len(questions)} questions", flush=True)
             for mode in modes:
@@ -198,8 +173,6 @@ def main() -> None:
                     for name, v in sorted(by_category.items())
                 )
                 print(f"{mode}: evidence recall {recall}; @5 by category: {per_category}")
-        finally:
-            sink.close()
     print(f"took {time.monotonic() - started:.0f} s (paper, DRAGON on turns: @5 56.7, @10 66.2)")
 
 

@@ -43,13 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.locomo import import_folder  # noqa: E402
-from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import load_embedder  # noqa: E402
+from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.query import MODES, SearchQuery  # noqa: E402
 from streaming_importer.search import search  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "longmemeval"
 SUBSET = DATA / "longmemeval_s_cleaned_subset101.json"
@@ -151,14 +148,8 @@ def main() -> None:
         )
         seconds = import_folder(conversations, state)
         print(f"imported in {seconds:.0f} s", flush=True)
-        settings = Settings.from_env(
-            {"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
-        )
-        embedder = load_embedder(settings)
         encoder = Bm25Encoder()
-        sink = EdgeSink(settings.store_dir, settings.collection_name)
-        sink.open(None, create=False)
-        try:
+        with search_tools(conversations, state) as (embedder, sink):
             for mode in modes:
                 any_at: dict[int, list[float]] = defaultdict(list)
                 all_at: dict[int, list[float]] = defaultdict(list)
@@ -191,8 +182,6 @@ def main() -> None:
                     f"ndcg_any@10 {sum(ndcgs) / len(ndcgs):.3f}; recall_any@5 by type: {types}",
                     flush=True,
                 )
-        finally:
-            sink.close()
     print(
         f"took {time.monotonic() - started:.0f} s (published, full S, 500 Q, MiniLM on user "
         "turns, one document per session: recall_any@1 0.806, @5 0.966)"

@@ -16,8 +16,6 @@ question of ``benchmarks/eval_set.py`` in each mode and prints, per mode:
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,14 +25,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
 from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2  # noqa: E402
-from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import Embedder, load_embedder  # noqa: E402
+from benchmarks.imported import import_folder, search_tools  # noqa: E402
+from streaming_importer.embed import Embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.query import MODES, SearchQuery  # noqa: E402
 from streaming_importer.results import SessionHit  # noqa: E402
 from streaming_importer.search import search  # noqa: E402
 from streaming_importer.sink import Sink  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 CORPUS_2 = ROOT.parent / "shared" / "corpus" / CORPUS_NAME
@@ -69,16 +66,6 @@ def score(
     return at1 / n, at5 / n, ans3 / n, misses
 
 
-def import_corpus(state: Path, corpus: Path = CORPUS) -> None:
-    env = {**os.environ, "CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)}
-    subprocess.run(
-        [sys.executable, "-m", "streaming_importer", "--once"],
-        env=env,
-        check=True,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--state", type=Path, help="an existing state folder with the corpus")
@@ -89,12 +76,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         state = args.state or Path(tmp) / "state"
         if args.state is None:
-            import_corpus(state, corpus)
-        settings = Settings.from_env({"CONVERSATIONS_DIR": str(corpus), "STATE_DIR": str(state)})
-        embedder = load_embedder(settings)
-        sink = EdgeSink(settings.store_dir, settings.collection_name)
-        sink.open(embedder.identity, create=False)
-        try:
+            import_folder(corpus, state)
+        with search_tools(corpus, state) as (embedder, sink):
             sets: list[tuple[str, tuple[Question, ...]]] = [
                 (f"{len(QUESTIONS)} questions", QUESTIONS),
                 (f"{len(CROSS_LINGUAL)} Japanese questions about English sessions", CROSS_LINGUAL),
@@ -116,8 +99,6 @@ def main() -> None:
                     if args.misses:
                         for text in misses:
                             print(f"|   missed: {text} | | | |")
-        finally:
-            sink.close()
 
 
 if __name__ == "__main__":

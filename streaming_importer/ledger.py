@@ -135,13 +135,7 @@ class Ledger:
 
     def refuses(self, payload: dict[str, Any]) -> bool:
         """Whether a point with ``payload`` belongs to something forgotten."""
-        tombstones = self.state.forgotten
-        if payload.get("session_id") in tombstones.sessions:
-            return True
-        return bool(tombstones.projects) and (
-            payload.get("project") in tombstones.projects
-            or payload.get("project_name") in tombstones.projects
-        )
+        return self.state.forgotten.cover(str(payload.get("session_id")), payload.get("project"))
 
     def save_due(self) -> bool:
         """Whether ``CHECKPOINT_EVERY_LINES`` lines were applied since the last save."""

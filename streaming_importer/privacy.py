@@ -38,6 +38,15 @@ class Tombstones:
     sessions: set[str] = dataclasses.field(default_factory=set)
     projects: set[str] = dataclasses.field(default_factory=set)
 
+    def cover(self, session_id: str, project: str | None) -> bool:
+        """Whether the session, or its project (path or last folder name), is forgotten."""
+        if session_id in self.sessions:
+            return True
+        # Checked for every stored point: nothing to work out when nothing is forgotten.
+        return bool(self.projects) and project is not None and (
+            project in self.projects or PurePosixPath(project).name in self.projects
+        )
+
     def add_session(self, session: str) -> None:
         self.sessions = self.sessions | {session}
 
@@ -69,7 +78,7 @@ class Privacy:
         Claude Code names it.
         """
         tombstones = self.tombstones
-        if message.session_id in tombstones.sessions:
+        if tombstones.cover(message.session_id, message.project):
             return False
         project = message.project
         if project is None:
@@ -87,8 +96,6 @@ class Privacy:
                 for pattern in (rule.replace("/", "-"), "*-" + rule)
             )
         name = PurePosixPath(project).name
-        if project in tombstones.projects or name in tombstones.projects:
-            return False
         return not any(
             fnmatch.fnmatchcase(project, glob) or fnmatch.fnmatchcase(name, glob)
             for glob in self.exclude_globs

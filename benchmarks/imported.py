@@ -1,0 +1,48 @@
+"""What the retrieval benchmarks share: a folder imported by the real program, then searched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from streaming_importer.config import Settings
+from streaming_importer.embed import FastEmbedEmbedder, load_embedder
+from streaming_importer.sink.edge import EdgeSink
+
+__all__ = ["import_folder", "search_tools"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def import_folder(conversations: Path, state: Path) -> float:
+    """``python -m streaming_importer --once`` into ``state``; the seconds it took."""
+    env = {**os.environ, "CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "streaming_importer", "--once"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"the import failed:\n{result.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+@contextmanager
+def search_tools(conversations: Path, state: Path) -> Iterator[tuple[FastEmbedEmbedder, EdgeSink]]:
+    """The model and the imported store (checked to match), closed afterwards."""
+    settings = Settings.from_env({"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)})
+    embedder = load_embedder(settings)
+    sink = EdgeSink(settings.store_dir, settings.collection_name)
+    sink.open(embedder.identity, create=False)
+    try:
+        yield embedder, sink
+    finally:
+        sink.close()
