@@ -38,7 +38,9 @@ def import_folder(conversations: Path, state: Path) -> float:
 @contextmanager
 def search_tools(conversations: Path, state: Path) -> Iterator[tuple[FastEmbedEmbedder, EdgeSink]]:
     """The model and the imported store (checked to match), closed afterwards."""
-    settings = Settings.from_env({"CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)})
+    # EMBEDDING_MODEL and the like come from the environment, as for the import.
+    env = {**os.environ, "CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
+    settings = Settings.from_env(env)
     embedder = load_embedder(settings)
     sink = EdgeSink(settings.store_dir, settings.collection_name)
     sink.open(embedder.identity, create=False)

@@ -7,7 +7,11 @@ question of ``benchmarks/eval_set.py`` in each mode and prints, per mode:
 - session@1, session@5: the answering session is the first / among the first
   five results (one result per session);
 - answer@3: a top-3 result from that session shows every answer term in the
-  text a person reads (its chunk, the neighbouring chunks and the prompt).
+  text a person reads (the prompt, its chunk, the neighbouring chunks and the
+  conclusion).
+
+The whole table, with the dev/test split and the public benchmarks, is
+``benchmarks/evaluate.py``.
 
     python benchmarks/retrieval.py [--state DIR] [--cross-lingual]
     python benchmarks/retrieval.py --corpus 2   # claude-projects-2, eval_set_2.py, by class
@@ -26,20 +30,15 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
 from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2  # noqa: E402
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
+from benchmarks.own import shown_text  # noqa: E402
 from streaming_importer.embed import Embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.results import SessionHit  # noqa: E402
 from streaming_importer.search import search  # noqa: E402
 from streaming_importer.sink import Sink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 CORPUS_2 = ROOT.parent / "shared" / "corpus" / CORPUS_NAME
-
-
-def shown_text(hit: SessionHit) -> str:
-    """What a person reads of a result."""
-    return " ".join((hit.prompt, hit.before, str(hit.best.payload.get("text", "")), hit.after))
 
 
 def score(

@@ -76,7 +76,8 @@ def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
 
 
 def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
-    """One result as a few lines: where and when, the match in its context, how to resume."""
+    """One result as a few lines: where and when, what was asked, the match in its
+    context, what the exchange concluded, how to resume."""
     when = (p.get("timestamp") or "")[:16].replace("T", " ")
     branch = f"  ({p['git_branch']})" if p.get("git_branch") else ""
     more = f", {p['matches']} of the top {fetched} chunks" if p.get("matches", 1) > 1 else ""
@@ -87,7 +88,11 @@ def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
     before = _clip(p.get("context_before", ""), 160, keep_end=True)
     after = _clip(p.get("context_after", ""), 160)
     text = _clip(p.get("text", ""), 400)
+    if p.get("prompt"):
+        lines.append(f"    asked: {_clip(p['prompt'], 200)}")
     lines.append("    " + " ".join(t for t in (before, f">>> {text} <<<", after) if t))
+    if p.get("conclusion"):
+        lines.append(f"    concluded: {_clip(p['conclusion'], 300)}")
     lines.append(f"    resume: {p.get('resume')}")
     return "\n".join(lines)
 

@@ -191,6 +191,7 @@ def _clip_hits(hits: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any
             "text": " ".join(
                 t for t in (h.get("context_before"), h.get("text"), h.get("context_after")) if t
             ),
+            "conclusion": str(h.get("conclusion") or ""),
         }
         for key, text in parts.items():
             clipped = text[: max(budget, 0)]
@@ -253,7 +254,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         project: a project path or its last folder name. since/until: a date
         (2025-06-01), a date and time, or a duration back from now (7d, 12h).
         session: only this session. kind: prompt, answer, thinking, tool_call,
-        tool_result or summary (comma-separated). exclude_session: leave this
+        tool_result, summary or injected (comma-separated). exclude_session: leave this
         session out (pass your own). max_chars: cap on the text returned.
         """
         from datetime import UTC, datetime

@@ -15,6 +15,7 @@ kind             from
 ``tool_call``    one compact line: tool name and its meaningful argument
 ``tool_result``  a tool's output, cut to a configurable length
 ``summary``      a compaction summary, or a session's ``summary`` title
+``injected``     what Claude Code wrote in the user's turn (see ``injected``)
 ===============  =====================================================
 
 What a record means can depend on lines before it (a ``summary`` line has no
@@ -34,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from streaming_importer.injected import prompt_kind
 from streaming_importer.stored_text import IMAGE_MARKER, as_stored, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
@@ -142,6 +144,7 @@ def _parse_record(
                 parts = _assistant_parts(message.get("content"), limits)
     if not parts:
         return ParseResult((), context)
+    context = dataclasses.replace(context, turn=context.turn + 1)
 
     uuid = _str(record.get("uuid"))
     # Records without a uuid (``summary`` lines) are identified by their bytes,
@@ -172,6 +175,7 @@ def _parse_record(
             is_sidechain=record.get("isSidechain") is True,
             is_compact_summary=record.get("isCompactSummary") is True,
             redacted=stored[i][1],
+            turn=context.turn,
         )
         for i, (kind, role, _, _) in enumerate(parts)
     )
@@ -190,10 +194,10 @@ def _learn(record: dict[str, Any], context: FileContext) -> FileContext:
 
 
 def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> list[_Part]:
-    prompt_kind = "summary" if record.get("isCompactSummary") is True else "prompt"
+    summary = record.get("isCompactSummary") is True
     if isinstance(content, str):
         text = clean(content)
-        return [(prompt_kind, "user", text, 0)] if text else []
+        return [_typed(text, summary)] if text else []
     if not isinstance(content, list):
         return []
     parts: list[_Part] = []
@@ -213,8 +217,14 @@ def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> li
             if text:
                 parts.append(("tool_result", "tool", text, limits.tool_result_max_chars))
     if prompt:
-        parts.insert(0, (prompt_kind, "user", "\n".join(prompt), 0))
+        parts.insert(0, _typed("\n".join(prompt), summary))
     return parts
+
+
+def _typed(text: str, summary: bool) -> _Part:
+    """The part of a user turn's text: a prompt, a summary, or text Claude Code injected."""
+    kind, text = ("summary", text) if summary else prompt_kind(text)
+    return (kind, "user", text, 0)
 
 
 def _assistant_parts(content: Any, limits: ParseLimits) -> list[_Part]:

@@ -57,6 +57,7 @@ def payload_for(source: str, chunk: Chunk, rel_path: str, offset: int) -> dict[s
         "path": rel_path,
         "offset": offset,
         "part": m.part,
+        "turn": m.turn,
         "chunk_index": chunk.index,
         "tokens": chunk.n_tokens,
         "is_sidechain": m.is_sidechain,

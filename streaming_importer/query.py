@@ -28,7 +28,7 @@ __all__ = [
 #: How a query ranks chunks (see config.SEARCH_MODES).
 MODES = SEARCH_MODES
 #: Message kinds a chunk can have (``--kind``).
-KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary")
+KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary", "injected")
 #: Sessions one query may ask for: each costs the store a few reads for its
 #: context, and a running importer's store thread is the pipeline's too.
 MAX_LIMIT = 100

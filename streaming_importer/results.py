@@ -1,11 +1,11 @@
-"""Results: one hit per session, recency, and the context around a hit.
+"""Results: a session shown by its best chunk, and the exchange around that chunk.
 
-People ask "which conversation was that?", so a result is a session, shown by
-its best-matching chunk with the chunks around it from the same message and
-the prompt it answered. Recency (optional) multiplies each chunk's similarity
-by ``0.5 + 0.5 * 2 ** (-age / half_life)``, age from the message's own
-timestamp: a message one half-life old keeps 75% of its similarity, a very
-old one 50%, so recency breaks near-ties but never buries a clear match.
+People ask "which conversation was that?", so a result is a session (ranked by
+:mod:`~streaming_importer.ranking`), shown by its best-matching chunk with the
+chunks around it from the same message, the prompt that began its exchange,
+and the exchange's conclusion: the first chunk of the last answer before the
+next prompt. So a hit on a question shows what it got, and a hit deep in a
+tool's output shows what was asked and what was concluded.
 
 Everything here is pure but :func:`with_context` and :func:`session_summary`,
 which read the session's other points from the store.
@@ -14,19 +14,16 @@ which read the session's other points from the store.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from streaming_importer.sink import Hit, Sink, Where
 
 __all__ = [
     "SessionHit",
-    "answered_prompt",
-    "group_by_session",
+    "exchange",
     "neighbours",
-    "recency_factor",
     "resume_command",
     "session_summary",
     "with_context",
@@ -34,22 +31,10 @@ __all__ = [
 
 #: Chunks of one message read to find a hit's neighbours.
 _MESSAGE_CHUNKS_MAX = 512
-#: Prompt chunks of one session read to find the prompt a hit answered.
+#: Prompt chunks of one session read to find the exchange a hit is in.
 _PROMPTS_MAX = 1024
-
-
-def recency_factor(timestamp: str | None, now: dt.datetime, half_life_s: float) -> float:
-    """Between 0.5 (very old, or no timestamp) and 1.0 (now)."""
-    if not timestamp:
-        return 0.5
-    try:
-        when = dt.datetime.fromisoformat(timestamp)
-    except ValueError:
-        return 0.5
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    age = max((now - when).total_seconds(), 0.0)
-    return 0.5 + 0.5 * float(2.0 ** (-age / half_life_s))
+#: Answer chunks of one exchange read to find its conclusion.
+_ANSWERS_MAX = 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,7 +42,7 @@ class SessionHit:
     """One session in the results: its best chunk and what surrounds it."""
 
     best: Hit
-    #: The ranking score: similarity, times the recency factor if asked.
+    #: The ranking score (see :mod:`~streaming_importer.ranking`).
     score: float
     #: Chunks of this session among the candidates fetched.
     matches: int
@@ -67,6 +52,9 @@ class SessionHit:
     #: The prompt the best chunk answered (the session's last prompt before
     #: it), or "" if the chunk is itself a prompt.
     prompt: str = ""
+    #: The exchange's conclusion: the first chunk of its last answer, or ""
+    #: if that is the best chunk itself or there is none.
+    conclusion: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """As ``search --json`` prints it (and the control port sends it)."""
@@ -80,6 +68,7 @@ class SessionHit:
             "context_before": self.before,
             "context_after": self.after,
             "prompt": self.prompt,
+            "conclusion": self.conclusion,
             "resume": resume_command(p),
         }
 
@@ -96,24 +85,6 @@ def _shell_quote(path: str) -> str:
     if re.fullmatch(r"[\w@%+=:,./-]+", path):
         return path
     return "'" + path.replace("'", "'\"'\"'") + "'"
-
-
-def group_by_session(
-    hits: Iterable[Hit], limit: int, now: dt.datetime, half_life_s: float | None
-) -> list[SessionHit]:
-    """The best chunk of each session (after recency), for at most ``limit`` sessions."""
-    best: dict[str, tuple[float, Hit]] = {}
-    matches: dict[str, int] = {}
-    for hit in hits:
-        score = hit.score
-        if half_life_s is not None:
-            score *= recency_factor(hit.payload.get("timestamp"), now, half_life_s)
-        session = str(hit.payload.get("session_id"))
-        matches[session] = matches.get(session, 0) + 1
-        if session not in best or score > best[session][0]:
-            best[session] = (score, hit)
-    ranked = sorted(best.items(), key=lambda item: item[1][0], reverse=True)[:limit]
-    return [SessionHit(hit, score, matches[s]) for s, (score, hit) in ranked]
 
 
 def neighbours(hit: Hit, message_chunks: Sequence[Hit]) -> tuple[str, str]:
@@ -154,30 +125,54 @@ def _drop_prefix_overlap(text: str, after: str) -> str:
 
 
 def with_context(sink: Sink, found: SessionHit) -> SessionHit:
-    """``found`` with its neighbouring chunks and the prompt it answered."""
+    """``found`` with its neighbouring chunks, the prompt it answered and its conclusion."""
     p = found.best.payload
     session = str(p.get("session_id"))
     if p.get("message_uuid"):
         same_message = Where({"session_id": session, "message_uuid": str(p["message_uuid"])})
         before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
         found = dataclasses.replace(found, before=before, after=after)
-    if p.get("kind") != "prompt" and p.get("timestamp"):
-        earlier = Where({"session_id": session, "kind": "prompt"}, until=str(p["timestamp"]))
-        found = dataclasses.replace(
-            found, prompt=answered_prompt(sink.scroll(earlier, _PROMPTS_MAX))
-        )
+    when = p.get("timestamp")
+    if not when:
+        return found
+    prompts = sink.scroll(Where({"session_id": session, "kind": "prompt"}), _PROMPTS_MAX)
+    began, ends = exchange(prompts, str(when))
+    if began is not None and p.get("kind") != "prompt":
+        found = dataclasses.replace(found, prompt=str(began.payload.get("text", "")))
+    answers = sink.scroll(
+        Where({"session_id": session, "kind": "answer"}, since=str(when), until=ends),
+        _ANSWERS_MAX,
+    )
+    last = _last_answer(answers, ends)
+    if last is not None and last.id != found.best.id:
+        found = dataclasses.replace(found, conclusion=str(last.payload.get("text", "")))
     return found
 
 
-def answered_prompt(prompts: Sequence[Hit]) -> str:
-    """The text of the latest of ``prompts`` (its first chunk)."""
-    if not prompts:
-        return ""
-    latest = max(
-        prompts,
-        key=lambda h: (str(h.payload.get("timestamp")), -int(h.payload.get("chunk_index") or 0)),
-    )
-    return str(latest.payload.get("text", ""))
+def _order(hit: Hit) -> tuple[str, int]:
+    return str(hit.payload.get("timestamp")), -int(hit.payload.get("chunk_index") or 0)
+
+
+def exchange(prompts: Sequence[Hit], when: str) -> tuple[Hit | None, str | None]:
+    """The prompt an exchange at ``when`` began with (its first chunk), and when the next began.
+
+    ``prompts``: a session's prompt chunks; ``when``: an ISO 8601 timestamp.
+    """
+    earlier = [h for h in prompts if str(h.payload.get("timestamp")) <= when]
+    later = [t for t in (str(h.payload.get("timestamp")) for h in prompts) if t > when]
+    began = max(earlier, key=_order) if earlier else None
+    return began, min(later) if later else None
+
+
+def _last_answer(answers: Sequence[Hit], ends: str | None) -> Hit | None:
+    """The first chunk of the latest answer message before ``ends``."""
+    firsts = [
+        h
+        for h in answers
+        if not h.payload.get("chunk_index")
+        and (ends is None or str(h.payload.get("timestamp")) < ends)
+    ]
+    return max(firsts, key=_order) if firsts else None
 
 
 #: Points of one session read for its summary.

@@ -45,6 +45,9 @@ class FileContext:
     project: str | None = None
     #: The latest git branch seen.
     git_branch: str | None = None
+    #: Records with searchable text so far: the last one's place in the file
+    #: (its messages' ``turn``), so neighbouring records can be told apart.
+    turn: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,6 +82,8 @@ class Message:
     is_compact_summary: bool
     #: Secrets replaced by markers in ``text``.
     redacted: int = 0
+    #: The record's place among the file's records with searchable text (from 1).
+    turn: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ async def check_filters(client: Client) -> None:
     blog = await call(client, "search", query=question, project="blog")
     assert {h["project"] for h in blog} <= {"/home/dev/blog", None}
     capped = await call(client, "search", query=question, limit=5, max_chars=300)
-    assert sum(len(h["text"]) + len(h["prompt"]) for h in capped) <= 300
+    assert sum(len(h["text"]) + len(h["prompt"]) + len(h["conclusion"]) for h in capped) <= 300
 
 
 async def test_bad_input_is_a_tool_error(imported: dict[str, str]) -> None:

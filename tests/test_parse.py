@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from streaming_importer.parse import parse_line
+from streaming_importer.query import KINDS
 from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
 
 from .conftest import PEER_FIXTURES
@@ -41,7 +42,7 @@ def test_every_corpus_file_parses(corpus: Path) -> None:
             assert m.text.strip()
             assert m.session_id
     # Every kind a person searches for occurs in the real corpus.
-    assert set(kinds) == {"prompt", "answer", "thinking", "tool_call", "tool_result", "summary"}
+    assert set(kinds) == set(KINDS)
     assert kinds["tool_call"] == 1345
 
 
@@ -190,6 +191,32 @@ def test_meta_and_interrupt_lines_are_skipped() -> None:
         }
     )
     assert parse_line(interrupted, ctx, LIMITS).messages == ()
+
+
+def test_records_with_text_are_numbered_in_file_order_across_a_resume() -> None:
+    lines = [
+        rec(message={"role": "user", "content": "first question"}),
+        rec(type="progress"),
+        rec(
+            type="assistant",
+            message={
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hm"},
+                    {"type": "text", "text": "an answer"},
+                ],
+            },
+        ),
+        rec(message={"role": "user", "content": "second question"}),
+    ]
+    context = file_context_for("p/s.jsonl")
+    turns = []
+    for i, line in enumerate(lines):
+        result = parse_line(line, context, LIMITS)
+        # The checkpoint keeps the context as JSON: a resume numbers on.
+        context = FileContext.from_json(json.loads(json.dumps(result.context.to_json())))
+        turns += [(i, m.kind, m.turn) for m in result.messages]
+    assert turns == [(0, "prompt", 1), (2, "thinking", 2), (2, "answer", 2), (3, "prompt", 3)]
 
 
 def test_subagent_files_know_their_parent_session() -> None:

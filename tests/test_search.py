@@ -12,7 +12,8 @@ import pytest
 from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.query import SearchQuery, parse_kinds, parse_when
-from streaming_importer.results import group_by_session, neighbours, recency_factor
+from streaming_importer.ranking import Ranking, fuse, rank_chunks, rank_sessions, recency_factor
+from streaming_importer.results import exchange, neighbours
 from streaming_importer.search import search
 from streaming_importer.sink import Hit, Sink
 from streaming_importer.sink.edge import EdgeSink
@@ -83,22 +84,79 @@ def test_recency_reorders_near_ties_but_never_buries_a_clear_match() -> None:
     assert recency_factor("2026-10-31T12:00:00Z", NOW, 86400) == 0.75
     assert recency_factor(None, NOW, 86400) == 0.5
     close = [hit("old", 0.62, old), hit("new", 0.60, new)]
-    assert [h.best.payload["session_id"] for h in group_by_session(close, 5, NOW, None)] == [
-        "old",
-        "new",
-    ]
-    ranked = group_by_session(close, 5, NOW, 30 * 86400)
-    assert [h.best.payload["session_id"] for h in ranked] == ["new", "old"]
+    assert [r.session_id for r in rank_sessions(close, 5, NOW, None)] == ["old", "new"]
+    ranked = rank_sessions(close, 5, NOW, 30 * 86400)
+    assert [r.session_id for r in ranked] == ["new", "old"]
     assert ranked[0].score < 0.60  # a weight, not a bonus
     clear = [hit("old", 0.9, old), hit("new", 0.3, new)]
-    ranked = group_by_session(clear, 5, NOW, 30 * 86400)
-    assert [h.best.payload["session_id"] for h in ranked] == ["old", "new"]
+    ranked = rank_sessions(clear, 5, NOW, 30 * 86400)
+    assert [r.session_id for r in ranked] == ["old", "new"]
 
 
 def test_grouping_keeps_the_best_chunk_per_session_and_counts_the_rest() -> None:
     hits = [hit("a", 0.9, None), hit("a", 0.8, None), hit("b", 0.7, None), hit("c", 0.6, None)]
-    grouped = group_by_session(hits, 2, NOW, None)
+    grouped = rank_sessions(hits, 2, NOW, None, Ranking(spread=0.0, neighbours=0.0))
     assert [(g.best.id, g.matches) for g in grouped] == [("a-0.9", 2), ("b-0.7", 1)]
+    assert grouped[0].score == 0.9
+
+
+def test_a_session_that_matches_in_several_places_beats_one_lucky_chunk() -> None:
+    hits = [hit("once", 0.9, None), hit("often", 0.8, None), hit("often", 0.7, None)]
+    assert [r.session_id for r in rank_sessions(hits, 2, NOW, None, Ranking(spread=0.0))] == [
+        "once",
+        "often",
+    ]
+    spread = rank_sessions(hits, 2, NOW, None, Ranking(spread=0.25))
+    assert [r.session_id for r in spread] == ["often", "once"]
+    assert spread[0].score == pytest.approx(0.8 + 0.25 * 0.7)
+
+
+def test_tool_output_is_weighed_down_but_still_found() -> None:
+    hits = [hit("docs", 0.9, None, kind="tool_result"), hit("said", 0.8, None, kind="answer")]
+    ranked = rank_sessions(hits, 5, NOW, None, Ranking(tool_weight=0.7, spread=0.0))
+    assert [r.session_id for r in ranked] == ["said", "docs"]
+    only = rank_sessions(hits[:1], 5, NOW, None, Ranking(tool_weight=0.7))
+    assert [r.session_id for r in only] == ["docs"]
+
+
+def test_records_next_to_each_other_support_each_other() -> None:
+    def at(session: str, score: float, turn: int) -> Hit:
+        return hit(session, score, None, path=f"{session}.jsonl", turn=turn, kind="answer")
+
+    # "lone" has the best single chunk; "pair" a question and the answer it got.
+    hits = [at("lone", 0.9, 7), at("pair", 0.8, 3), at("pair", 0.6, 4), at("far", 0.85, 2)]
+    plain = rank_chunks(hits, Ranking(neighbours=0.0))
+    assert [h.id for h in plain] == ["lone-0.9", "far-0.85", "pair-0.8", "pair-0.6"]
+    supported = rank_chunks(hits, Ranking(neighbours=0.5))
+    assert [h.id for h in supported][:2] == ["pair-0.8", "pair-0.6"]
+    assert supported[0].score == pytest.approx(0.8 + 0.5 * 0.6)
+    # Not neighbours: another file's turn 4, or two records apart.
+    apart = [at("pair", 0.8, 3), at("other", 0.6, 4), at("pair", 0.6, 5)]
+    assert [h.score for h in rank_chunks(apart, Ranking(neighbours=0.5))] == [0.8, 0.6, 0.6]
+
+
+def test_fusion_adds_weighted_reciprocal_ranks_and_keeps_a_single_list_as_it_is() -> None:
+    a, b, c = hit("a", 0.9, None), hit("b", 0.8, None), hit("c", 7.0, None)
+    fused = fuse([a, b], [c, b], Ranking(rrf_k=2.0, dense_weight=1.0, bm25_weight=1.5))
+    assert [h.id for h in fused] == ["b-0.8", "c-7.0", "a-0.9"]
+    assert fused[0].score == pytest.approx(1 / 4 + 1.5 / 4)
+    assert fuse([a, b], []) == [a, b]
+    assert fuse([], [c]) == [c]
+
+
+def test_an_exchange_begins_at_the_latest_prompt_before_a_hit_and_ends_at_the_next() -> None:
+    prompts = [
+        hit("s", 0, "2026-10-01T10:00:00Z", chunk_index=0, text="first question"),
+        hit("s", 1, "2026-10-01T10:00:00Z", chunk_index=1, text="its second chunk"),
+        hit("s", 2, "2026-10-01T11:00:00Z", chunk_index=0, text="second question"),
+    ]
+    began, ends = exchange(prompts, "2026-10-01T10:30:00Z")
+    assert began is not None and began.payload["text"] == "first question"
+    assert ends == "2026-10-01T11:00:00Z"
+    began, ends = exchange(prompts, "2026-10-01T12:00:00Z")
+    assert began is not None and began.payload["text"] == "second question"
+    assert ends is None
+    assert exchange(prompts, "2026-10-01T09:00:00Z")[0] is None
 
 
 def test_neighbours_are_the_adjacent_chunks_of_the_same_part_without_the_overlap() -> None:
@@ -250,3 +308,23 @@ def test_a_hit_comes_with_the_prompt_it_answered(
     ]
     latest = max(prompts, key=lambda p: p["timestamp"])
     assert found.prompt == latest["text"]
+
+
+def test_a_question_comes_with_the_conclusion_it_got(
+    demo_sink: Sink, embedder: FastEmbedEmbedder
+) -> None:
+    query = SearchQuery("why did the webhook test fail", limit=1, kinds=("prompt",))
+    (found,) = search(embedder, Bm25Encoder(), demo_sink, query, now=NOW)
+    p = found.best.payload
+    points = [q for q in all_points(demo_sink).values() if q["session_id"] == p["session_id"]]
+    after = sorted(q["timestamp"] for q in points if q["kind"] == "prompt")
+    ends = next((t for t in after if t > p["timestamp"]), "9999")
+    answers = [
+        q
+        for q in points
+        if q["kind"] == "answer"
+        and p["timestamp"] <= q["timestamp"] < ends
+        and q["chunk_index"] == 0
+    ]
+    last = max(answers, key=lambda q: q["timestamp"])
+    assert found.conclusion == last["text"] and found.prompt == ""

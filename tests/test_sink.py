@@ -8,7 +8,7 @@ import pytest
 
 from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import ModelMismatchError, StoreLockedError
-from streaming_importer.sink import Point, Sink, Where
+from streaming_importer.sink import Point, Sink, Sparse, Where
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
@@ -55,6 +55,10 @@ def test_upsert_search_count_and_filter(sink: Sink) -> None:
     sink.upsert([point(1, "/home/a/shop", [1, 0, 0, 0])])
     assert sink.count() == 3
     assert sink.stored_identity() == {**IDENTITY.to_json(), "schema": 2}
+    # One ranking per query: the caller fuses them (streaming_importer.ranking).
+    for vectors in ({}, {"dense": [1.0, 0, 0, 0], "sparse": Sparse((1,), (1.0,))}):
+        with pytest.raises(ValueError, match="not both or neither"):
+            sink.search(2, Where(), **vectors)  # type: ignore[arg-type]
 
 
 def test_edge_store_reopens_and_refuses_another_model(tmp_path: Path) -> None:

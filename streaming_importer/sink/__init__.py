@@ -52,12 +52,6 @@ DATETIME_FIELDS = ("timestamp",)
 SCHEMA = 2
 DENSE = "dense"
 SPARSE = "bm25"
-#: Reciprocal-rank fusion: its constant, and the weights of the dense and the
-#: BM25 rankings. Measured with benchmarks/retrieval.py (k 1-60, BM25 weight
-#: 1-3): a small k (the top ranks decide) with BM25 weighed up a little was
-#: best on answer@3 at the same session@5 (see README).
-RRF_K = 2
-RRF_WEIGHTS = (1.0, 1.5)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,7 +92,7 @@ class Where:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Hit:
     """One search result; ``score`` is cosine similarity (dense), a BM25 score
-    (sparse alone) or a reciprocal-rank-fusion score (both)."""
+    (sparse); :func:`~streaming_importer.ranking.fuse` gives hits a fused score."""
 
     id: str
     score: float
@@ -142,8 +136,9 @@ class Sink(Protocol):
     ) -> list[Hit]:
         """The ``limit`` best points that satisfy ``where``, best first.
 
-        With ``dense`` and ``sparse``, both rankings are fused (reciprocal
-        rank fusion, in one query); with one of them, that ranking alone.
+        Ranked by ``dense`` (cosine similarity) or by ``sparse`` (BM25): exactly
+        one of them. Both rankings are fused by the caller
+        (:mod:`~streaming_importer.ranking`).
         """
         ...
 

@@ -32,8 +32,6 @@ from streaming_importer.sink import (
     DATETIME_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
-    RRF_K,
-    RRF_WEIGHTS,
     SCHEMA,
     SPARSE,
     Hit,
@@ -145,24 +143,16 @@ class EdgeSink:
     ) -> list[Hit]:
         if self._shard is None:
             return []
-        queries = []
-        if dense is not None:
-            queries.append(qe.Query.Nearest(list(dense), using=DENSE))
-        if sparse is not None:
-            queries.append(qe.Query.Nearest(_sparse(sparse), using=SPARSE))
-        if not queries:
-            raise ValueError("search needs a dense or a sparse vector")
-        flt = _filter(where)
-        if len(queries) == 1:
-            request = qe.QueryRequest(limit=limit, query=queries[0], with_payload=True, filter=flt)
-        else:
-            request = qe.QueryRequest(
-                limit=limit,
-                prefetches=[qe.Prefetch(limit=limit, query=q, filter=flt) for q in queries],
-                # The stub types query as Fusion; Fusion.Rrf is what the engine takes.
-                query=cast(Any, qe.Fusion.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))),
-                with_payload=True,
-            )
+        if (dense is None) == (sparse is None):
+            raise ValueError("search takes a dense or a sparse vector, not both or neither")
+        query = (
+            qe.Query.Nearest(list(dense), using=DENSE)
+            if dense is not None
+            else qe.Query.Nearest(_sparse(cast(Sparse, sparse)), using=SPARSE)
+        )
+        request = qe.QueryRequest(
+            limit=limit, query=query, with_payload=True, filter=_filter(where)
+        )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in self._shard.query(request)

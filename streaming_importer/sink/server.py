@@ -22,8 +22,6 @@ from streaming_importer.sink import (
     DATETIME_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
-    RRF_K,
-    RRF_WEIGHTS,
     SCHEMA,
     SPARSE,
     Hit,
@@ -138,36 +136,16 @@ class ServerSink:
     ) -> list[Hit]:
         if not self._exists:
             return []
-        queries: list[tuple[str, Any]] = []
-        if dense is not None:
-            queries.append((DENSE, list(dense)))
-        if sparse is not None:
-            queries.append((SPARSE, _sparse(sparse)))
-        if not queries:
-            raise ValueError("search needs a dense or a sparse vector")
-        flt = _filter(where)
+        using, query = _one_query(dense, sparse)
         with self._transient():
-            if len(queries) == 1:
-                ((using, query),) = queries
-                result = self._client.query_points(
-                    self._collection,
-                    query=query,
-                    using=using,
-                    limit=limit,
-                    with_payload=True,
-                    query_filter=flt,
-                )
-            else:
-                result = self._client.query_points(
-                    self._collection,
-                    prefetch=[
-                        models.Prefetch(query=q, using=u, limit=limit, filter=flt)
-                        for u, q in queries
-                    ],
-                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))),
-                    limit=limit,
-                    with_payload=True,
-                )
+            result = self._client.query_points(
+                self._collection,
+                query=query,
+                using=using,
+                limit=limit,
+                with_payload=True,
+                query_filter=_filter(where),
+            )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in result.points
@@ -263,3 +241,12 @@ def _path_filter(source: str, path: str) -> models.Filter:
             models.FieldCondition(key="path", match=models.MatchValue(value=path)),
         ]
     )
+
+
+def _one_query(dense: Sequence[float] | None, sparse: Sparse | None) -> tuple[str, Any]:
+    if (dense is None) == (sparse is None):
+        raise ValueError("search takes a dense or a sparse vector, not both or neither")
+    if dense is not None:
+        return DENSE, list(dense)
+    assert sparse is not None
+    return SPARSE, _sparse(sparse)

@@ -1,0 +1,181 @@
+"""The whole retrieval table in one run: own dev and test, LoCoMo, LongMemEval.
+
+1. The project's own 151 questions (``benchmarks/own.py``) over both real
+   corpora, each imported by the real program: per mode, the dev half (where
+   the ranking constants were chosen, ``benchmarks/tune.py``) and the test
+   half (never tuned on) side by side, the constants before issue 14 beside
+   the chosen ones, and per question class.
+2. LoCoMo evidence recall at turn level (``benchmarks/locomo.py``), by half of
+   its conversations: the dev half was part of the tuning, the test half was not.
+3. LongMemEval_S session recall on the 101-question subset
+   (``benchmarks/longmemeval.py``), official question filter: nothing was tuned
+   on it. Its import is the long part (about 5 minutes here).
+
+Prints progress while it runs and the time each part took.
+
+    python benchmarks/evaluate.py [--state DIR] [--skip-public]
+
+``--state DIR`` keeps the imports (``DIR/1``, ``DIR/2``, ``DIR/locomo``,
+``DIR/longmemeval``) and reuses them on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import locomo, longmemeval  # noqa: E402
+from benchmarks.imported import import_folder, search_tools  # noqa: E402
+from benchmarks.own import OwnQuestion, Scores, dev_test, score  # noqa: E402
+from benchmarks.tune import BEFORE, CORPORA  # noqa: E402
+from streaming_importer.lexical import Bm25Encoder  # noqa: E402
+from streaming_importer.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.ranking import DEFAULT, Ranking  # noqa: E402
+from streaming_importer.results import SessionHit  # noqa: E402
+from streaming_importer.search import search  # noqa: E402
+
+STARTED = time.monotonic()
+
+
+def log(text: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.0f} s] {text}", file=sys.stderr, flush=True)
+
+
+def cells(s: Scores) -> str:
+    return f"{s.at1:.2f} | {s.at5:.2f} | {s.answer3:.2f}"
+
+
+def own_table(state: Path) -> list[str]:
+    dev, test = dev_test()
+    for corpus, folder in CORPORA.items():
+        if not (state / str(corpus)).exists():
+            log(f"own questions: importing {folder.name}")
+            log(f"own questions: imported in {import_folder(folder, state / str(corpus)):.0f} s")
+    encoder = Bm25Encoder()
+    with ExitStack() as stack:
+        tools = {
+            c: stack.enter_context(search_tools(f, state / str(c))) for c, f in CORPORA.items()
+        }
+
+        def run(questions: list[OwnQuestion], mode: str, ranking: Ranking) -> Scores:
+            def ask(q: OwnQuestion) -> list[SessionHit]:
+                embedder, sink = tools[q.corpus]
+                query = SearchQuery(q.text, limit=5, mode=mode)
+                return search(embedder, encoder, sink, query, ranking=ranking)
+
+            return score(questions, ask)[0]
+
+        lines = [
+            f"Own questions: dev {len(dev)} (constants chosen here) / test {len(test)} (never "
+            "tuned on)",
+            "",
+            "| mode | constants | dev session@1 | dev session@5 | dev answer@3 "
+            "| test session@1 | test session@5 | test answer@3 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        rows = [("hybrid", "before issue 14", BEFORE)] + [(m, "chosen", DEFAULT) for m in MODES]
+        for mode, name, ranking in rows:
+            log(f"own questions: {mode}, {name}")
+            lines.append(
+                f"| {mode} | {name} | {cells(run(dev, mode, ranking))} "
+                f"| {cells(run(test, mode, ranking))} |"
+            )
+        lines += [
+            "",
+            "By class (hybrid, chosen constants):",
+            "",
+            "| class | dev n | dev session@1 | dev session@5 | dev answer@3 "
+            "| test n | test session@1 | test session@5 | test answer@3 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for kind in sorted({q.kind for q in dev + test}):
+            d = [q for q in dev if q.kind == kind]
+            t = [q for q in test if q.kind == kind]
+            lines.append(
+                f"| {kind} | {len(d)} | {cells(run(d, 'hybrid', DEFAULT))} "
+                f"| {len(t)} | {cells(run(t, 'hybrid', DEFAULT))} |"
+            )
+    return lines
+
+
+def locomo_table(folder: Path) -> list[str]:
+    results = locomo.measure(folder, list(MODES), log)
+    before = locomo.measure(folder, ["hybrid"], log, BEFORE)["hybrid"]
+    lines = [
+        "LoCoMo evidence recall, turn level, by half of the conversations: constants chosen "
+        "with dev (989 questions), test (997) reported (paper, DRAGON, all 1,986: 56.7 / 66.2)",
+        "",
+        "| mode | constants | half | recall@5 | recall@10 | @5 by category |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = [("hybrid", "before issue 14", before)]
+    rows += [(mode, "chosen", halves) for mode, halves in results.items()]
+    for mode, name, halves in rows:
+        for which, r in halves.items():
+            categories = ", ".join(
+                f"{c} {v:.1f} ({n})" for c, (v, n) in sorted(r.by_category.items())
+            )
+            lines.append(
+                f"| {mode} | {name} | {which} | {r.at5:.1f} | {r.at10:.1f} | {categories} |"
+            )
+    return lines
+
+
+def longmemeval_table(folder: Path) -> list[str]:
+    results = longmemeval.measure(folder, list(MODES), {"user"}, log)
+    before = longmemeval.measure(folder, ["hybrid"], {"user"}, log, BEFORE)["hybrid"]
+    lines = [
+        "LongMemEval_S, 101-question subset (86 scored, official filter), session level, "
+        "user turns; not tuned on (published, full S, MiniLM: recall_any@1 0.806, @5 0.966)",
+        "",
+        "| mode | constants | recall_any@1 | recall_any@5 | recall_any@10 | recall_all@5 "
+        "| ndcg_any@10 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [("hybrid", "before issue 14", before)]
+    rows += [(mode, "chosen", r) for mode, r in results.items()]
+    for mode, name, r in rows:
+        lines.append(
+            f"| {mode} | {name} | {r.any_at[1]:.3f} | {r.any_at[5]:.3f} | {r.any_at[10]:.3f} "
+            f"| {r.all_at[5]:.3f} | {r.ndcg10:.3f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, help="a folder to keep (or reuse) the imports in")
+    parser.add_argument("--skip-public", action="store_true", help="own questions only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="evaluate-") as tmp:
+        state = args.state or Path(tmp)
+        parts: list[tuple[str, Callable[[], list[str]]]] = [
+            ("own questions", lambda: own_table(state))
+        ]
+        if not args.skip_public:
+            parts += [
+                ("LoCoMo", lambda: locomo_table(state / "locomo")),
+                ("LongMemEval", lambda: longmemeval_table(state / "longmemeval")),
+            ]
+        tables = []
+        for name, part in parts:
+            began = time.monotonic()
+            tables.append((name, part(), time.monotonic() - began))
+    print(f"constants: {DEFAULT}")
+    for name, lines, seconds in tables:
+        print()
+        print("\n".join(lines))
+        print(f"\n({name}: {seconds:.0f} s)")
+    print(f"\ntook {time.monotonic() - STARTED:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
