@@ -56,7 +56,8 @@ GRID = {
     "tool_weight": (0.7, 0.85, 1.0),
     "thinking_weight": (0.5, 0.7, 1.0),
     "spread": (0.0, 0.25, 0.5, 0.75),
-    "neighbours": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
+    # Below 1, so that of two neighbours the better stays ahead.
+    "neighbours": (0.0, 0.25, 0.5, 0.75, 0.9),
 }
 #: The constants LoCoMo's turn ranking depends on (it has no tools, no thinking,
 #: and ranks turns, not sessions).

@@ -1,23 +1,25 @@
-"""Ranking: the dense and the BM25 candidates fused, weighed by kind, grouped by session.
+"""Ranking: the dense and the BM25 candidates fused, weighed, and grouped by session.
 
 Pure. The store returns two ranked lists of chunks for a query (nearest by the
 model's vector, best by BM25); :func:`fuse` merges them by weighted reciprocal
-rank, :func:`rank_sessions` turns chunks into sessions. The constants of
-:class:`Ranking` were chosen on the dev half of the project's own questions
-only (``benchmarks/tune.py``) and are reported on the test half and on public
-benchmarks (``benchmarks/evaluate.py``); see the README.
+rank, :func:`rank_chunks` weighs the fused chunks, :func:`rank_sessions` turns
+them into sessions. The constants of :class:`Ranking` were chosen on dev
+halves only (the project's own questions and LoCoMo's conversations,
+``benchmarks/tune.py``) and are reported on the test halves and on
+LongMemEval (``benchmarks/evaluate.py``); see the README.
 
 - Fusion: a chunk's score is ``sum(weight / (k + rank))`` over the lists it
   is in (rank from 1).
 - Kind: what a tool printed (fetched documentation, file contents, long
-  command output) is weighed down by ``tool_weight``, so what the person and
-  the assistant said comes first when both match; it is never dropped, so an
-  error message or a command's output is still found when nothing else
-  matches.
+  command output) is weighed down by ``tool_weight``, and the assistant's
+  thinking by ``thinking_weight``, so what the person and the assistant said
+  comes first when both match; nothing is dropped, so an error message or a
+  command's output is still found when nothing else matches.
+- Neighbours: a chunk gains a share of the scores of the other side's
+  records just before and after its own (a prompt and the answer it got).
 - Sessions: a session scores its best chunk plus ``spread`` times its second
-  and ``spread`` squared times its third best (a session that discusses a
-  thing in several places beats one that mentions it once), times the
-  recency factor when asked for.
+  and ``spread`` squared times its third best (0: the best chunk alone),
+  times the recency factor when asked for.
 """
 
 from __future__ import annotations
@@ -36,17 +38,17 @@ class Ranking:
     """How chunks are scored and sessions ranked (defaults: chosen on the dev half)."""
 
     #: Reciprocal-rank constant: small, the top ranks decide; large, depth counts.
-    rrf_k: float = 2.0
+    rrf_k: float = 5.0
     dense_weight: float = 1.0
-    bm25_weight: float = 2.0
+    bm25_weight: float = 1.5
     #: Multiplier of tool results' (and tool calls') scores.
     tool_weight: float = 0.7
     #: Multiplier of the assistant's thinking's scores.
     thinking_weight: float = 0.5
     #: Weight of a session's second best chunk (its square: the third's).
-    spread: float = 0.5
-    #: Share of the neighbouring records' best scores a chunk gains.
-    neighbours: float = 0.75
+    spread: float = 0.0
+    #: Share of the other side's neighbouring records' best scores a chunk gains.
+    neighbours: float = 0.5
 
 
 DEFAULT = Ranking()
@@ -101,10 +103,12 @@ class Ranked:
 def rank_chunks(hits: Iterable[Hit], ranking: Ranking = DEFAULT) -> list[Hit]:
     """Fused hits weighed by kind and by their neighbours, best first.
 
-    A chunk gains ``neighbours`` times the best score among the chunks of the
-    records just before and after its own in the same file (``turn`` +- 1),
-    when those are candidates too: a question and the answer it got, or a
-    statement and the reply to it, support each other.
+    A chunk gains ``neighbours`` times the best scores of the other side's
+    chunks in the records just before and after its own in the same file
+    (``turn`` +- 1, another ``role``), when those are candidates too: a
+    question and the answer it got, or a statement and the reply to it,
+    support each other. With ``neighbours`` below 1, the better of two such
+    neighbours stays ahead.
     """
     weighed = []
     for hit in hits:
@@ -115,18 +119,28 @@ def rank_chunks(hits: Iterable[Hit], ranking: Ranking = DEFAULT) -> list[Hit]:
         elif kind == "thinking":
             factor = ranking.thinking_weight
         weighed.append((hit.score * factor, hit))
-    best_at: dict[tuple[object, int], float] = {}
+    # The best score of each record's chunks, by the role that wrote them.
+    best_at: dict[tuple[object, int, object], float] = {}
     for score, hit in weighed:
         turn = hit.payload.get("turn")
         if isinstance(turn, int) and turn > 0:
-            key = (hit.payload.get("path"), turn)
+            key = (hit.payload.get("path"), turn, hit.payload.get("role"))
             best_at[key] = max(best_at.get(key, 0.0), score)
+    roles = {key[2] for key in best_at}
     out = []
     for score, hit in weighed:
-        turn = hit.payload.get("turn")
+        turn, role = hit.payload.get("turn"), hit.payload.get("role")
         if isinstance(turn, int) and turn > 0 and ranking.neighbours:
             path = hit.payload.get("path")
-            near = best_at.get((path, turn - 1), 0.0) + best_at.get((path, turn + 1), 0.0)
+            # Only the other side of the conversation supports a chunk: a run
+            # of one side's records (prompts typed one after another, the
+            # assistant's thinking then its text) is not an exchange.
+            near = sum(
+                best_at.get((path, t, other), 0.0)
+                for t in (turn - 1, turn + 1)
+                for other in roles
+                if other != role
+            )
             score += ranking.neighbours * near
         out.append(dataclasses.replace(hit, score=score))
     out.sort(key=lambda h: h.score, reverse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable
@@ -121,18 +122,27 @@ def test_tool_output_is_weighed_down_but_still_found() -> None:
 
 def test_records_next_to_each_other_support_each_other() -> None:
     def at(session: str, score: float, turn: int) -> Hit:
-        return hit(session, score, None, path=f"{session}.jsonl", turn=turn, kind="answer")
+        role = "user" if turn % 2 else "assistant"
+        return hit(session, score, None, path=f"{session}.jsonl", turn=turn, role=role)
 
     # "lone" has the best single chunk; "pair" a question and the answer it got.
     hits = [at("lone", 0.9, 7), at("pair", 0.8, 3), at("pair", 0.6, 4), at("far", 0.85, 2)]
     plain = rank_chunks(hits, Ranking(neighbours=0.0))
     assert [h.id for h in plain] == ["lone-0.9", "far-0.85", "pair-0.8", "pair-0.6"]
-    supported = rank_chunks(hits, Ranking(neighbours=0.5))
+    supported = rank_chunks(hits, Ranking(neighbours=0.75))
     assert [h.id for h in supported][:2] == ["pair-0.8", "pair-0.6"]
-    assert supported[0].score == pytest.approx(0.8 + 0.5 * 0.6)
+    assert supported[0].score == pytest.approx(0.8 + 0.75 * 0.6)
     # Not neighbours: another file's turn 4, or two records apart.
     apart = [at("pair", 0.8, 3), at("other", 0.6, 4), at("pair", 0.6, 5)]
     assert [h.score for h in rank_chunks(apart, Ranking(neighbours=0.5))] == [0.8, 0.6, 0.6]
+    # Prompts typed one after another do not support each other: the exact
+    # match stays first (an appended line is found by its own words).
+    typed = [at("a", 1.0, 1), at("b", 0.75, 2), at("c", 0.6, 3)]
+    typed = [
+        dataclasses.replace(h, payload={**h.payload, "path": "one.jsonl", "role": "user"})
+        for h in typed
+    ]
+    assert [h.score for h in rank_chunks(typed, Ranking(neighbours=0.75))] == [1.0, 0.75, 0.6]
 
 
 def test_fusion_adds_weighted_reciprocal_ranks_and_keeps_a_single_list_as_it_is() -> None:
