@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from streaming_importer.injected import prompt_kind
+from streaming_importer.records import records_of
 from streaming_importer.stored_text import IMAGE_MARKER, as_stored, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
@@ -62,62 +63,28 @@ _TOOL_ARG_KEYS = (
 )
 #: One searchable part of a record: kind, role, text, and its cap (0: none).
 _Part = tuple[str, str, str, int]
-#: Places tried when looking for a whole record at the end of a torn line.
-_SALVAGE_TRIES = 64
-#: Longer damaged lines are quarantined without a salvage attempt (bytes).
-_SALVAGE_MAX_BYTES = 4 << 20
 
 
 def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
-    """Parse one line (without its newline). Never raises."""
+    """Parse one line (without its newline). Never raises.
+
+    A line with several records glued together yields the messages of each,
+    in order; a damaged part is reported as the line's error (quarantined),
+    while the whole records on it are kept.
+    """
     if not line.strip():
         return ParseResult((), context)
-    if b"\x00" in line:
-        return ParseResult((), context, "NUL bytes")
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        salvaged = _salvage_torn(line) if len(line) <= _SALVAGE_MAX_BYTES else None
-        if salvaged is not None:
-            # A record glued onto an unterminated line: keep the record, report
-            # the damaged prefix.
-            result = _parse_record(salvaged[1], line[salvaged[0] :], context, limits)
-            return dataclasses.replace(result, error="torn line")
+    records, error = records_of(line)
+    messages: list[Message] = []
+    for raw, record in records:
         try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            return ParseResult((), context, "not UTF-8")
-        return ParseResult((), context, "invalid JSON")
-    if not isinstance(record, dict):
-        return ParseResult((), context, "not a JSON object")
-    try:
-        return _parse_record(record, line, context, limits)
-    except RecursionError:
-        # Pathologically deep nesting inside a message's content.
-        return ParseResult((), context, "nested too deeply")
-
-
-def _salvage_torn(line: bytes) -> tuple[int, dict[str, Any]] | None:
-    """Find a whole JSON object at the end of a damaged line.
-
-    A writer that died mid-line leaves a fragment; the next record is then
-    appended onto it. Tries the last few places where an object could start.
-    """
-    starts: list[int] = []
-    pos = len(line)
-    while len(starts) < _SALVAGE_TRIES:
-        pos = line.rfind(b'{"', 1, pos)
-        if pos <= 0:
-            break
-        starts.append(pos)
-    for start in reversed(starts):  # the longest candidate first
-        try:
-            record = orjson.loads(line[start:])
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "type" in record:
-            return start, record
-    return None
+            result = _parse_record(record, raw, context, limits)
+        except RecursionError:
+            # Pathologically deep nesting inside a message's content.
+            return ParseResult(tuple(messages), context, "nested too deeply")
+        context = result.context
+        messages.extend(result.messages)
+    return ParseResult(tuple(messages), context, error)
 
 
 def _parse_record(

@@ -297,3 +297,45 @@ def test_a_record_glued_onto_a_torn_line_is_salvaged(corpus: Path) -> None:
         result = parse_line(torn, ctx, LIMITS)
         assert result.error == "torn line"
         assert [m.text for m in result.messages] == [m.text for m in whole[i].messages]
+
+
+#: The four real lines of claude-projects-2 that hold two records with no
+#: newline between them (file, line number), per its README.
+GLUED = [
+    ("-Users-soph-Work-entire-devenv-cli/3a782158-6c7c-4d4d-9c73-eae031da5b18.jsonl", 172),
+    ("-Users-soph-Work-entire-devenv-cli/86cc3044-7515-43f1-9c25-1444738c64c9.jsonl", 115),
+    ("-Users-soph-Work-entire-devenv-cli/86cc3044-7515-43f1-9c25-1444738c64c9.jsonl", 241),
+    ("-Users-soph-Work-entire-devenv-cli/b00b80af-879f-4265-b95b-48db0938673c.jsonl", 300),
+]
+
+
+@pytest.mark.parametrize(("rel", "number"), GLUED)
+def test_a_line_of_glued_records_yields_every_record(rel: str, number: int) -> None:
+    corpus = PEER_FIXTURES.parent / "claude-projects-2"
+    line = (corpus / rel).read_bytes().splitlines()[number - 1]
+    # Read independently: split where one whole object ends.
+    first, end = json.JSONDecoder().raw_decode(line.decode())
+    second = json.loads(line.decode()[end:])
+    expected: list[Message] = []
+    for record in (first, second):
+        expected += parse_line(json.dumps(record).encode(), file_context_for(rel), LIMITS).messages
+    result = parse_line(line, file_context_for(rel), LIMITS)
+    assert result.error is None
+    assert [(m.kind, m.text, m.record_key) for m in result.messages] == [
+        (m.kind, m.text, m.record_key) for m in expected
+    ]
+    # A glued line whose second half is damaged keeps the first record.
+    cut = parse_line(line[: end + 40], file_context_for(rel), LIMITS)
+    assert cut.error == "torn line"
+    assert [m.record_key for m in cut.messages] == [
+        m.record_key for m in parse_line(line[:end], file_context_for(rel), LIMITS).messages
+    ]
+
+
+def test_nothing_of_the_second_corpus_is_bad_input() -> None:
+    corpus = PEER_FIXTURES.parent / "claude-projects-2"
+    errors = []
+    for path in sorted(corpus.rglob("*.jsonl")):
+        _, errs, _ = parse_file(path, path.relative_to(corpus).as_posix())
+        errors += [(path.name, e) for e in errs]
+    assert errors == []
