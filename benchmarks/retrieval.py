@@ -27,13 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import own  # noqa: E402
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
 from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2  # noqa: E402
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
-from benchmarks.own import shown_text  # noqa: E402
 from streaming_importer.embed import Embedder  # noqa: E402
 from streaming_importer.lexical import Bm25Encoder  # noqa: E402
 from streaming_importer.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.results import SessionHit  # noqa: E402
 from streaming_importer.search import search  # noqa: E402
 from streaming_importer.sink import Sink  # noqa: E402
 
@@ -44,25 +45,14 @@ CORPUS_2 = ROOT.parent / "shared" / "corpus" / CORPUS_NAME
 def score(
     embedder: Embedder, sink: Sink, questions: tuple[Question, ...], mode: str
 ) -> tuple[float, float, float, list[str]]:
-    """session@1, session@5, answer@3 and the questions answered at none of them."""
+    """session@1, session@5, answer@3 and the questions whose session is not in the top 5."""
     encoder = Bm25Encoder()
-    at1 = at5 = ans3 = 0
-    misses = []
-    for q in questions:
-        hits = search(embedder, encoder, sink, SearchQuery(q.text, limit=5, mode=mode))
-        sessions = [h.best.payload["session_id"] for h in hits]
-        at1 += sessions[:1] == [q.session]
-        at5 += q.session in sessions
-        answered = any(
-            h.best.payload["session_id"] == q.session
-            and all(t.lower() in shown_text(h).lower() for t in q.terms)
-            for h in hits[:3]
-        )
-        ans3 += answered
-        if q.session not in sessions:
-            misses.append(q.text)
-    n = len(questions)
-    return at1 / n, at5 / n, ans3 / n, misses
+
+    def ask(q: Question) -> list[SessionHit]:
+        return search(embedder, encoder, sink, SearchQuery(q.text, limit=5, mode=mode))
+
+    s, missed = own.score(questions, ask)
+    return s.at1, s.at5, s.answer3, [q.text for q in missed]
 
 
 def main() -> None:
