@@ -192,7 +192,7 @@ class Importer:
         mem = memory.sample()
         logger.info(
             "importing %s (rss %.0f MiB, anon %.0f MiB)",
-            self.settings.conversations_dir,
+            ", ".join(f"{s.name} {s.root}" for s in self.settings.source_folders),
             mem.rss_mb,
             mem.anon_mb,
         )

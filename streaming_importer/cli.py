@@ -20,6 +20,7 @@ from streaming_importer import __version__, cli_import, cli_query
 from streaming_importer.config import SEARCH_MODES, Settings
 from streaming_importer.errors import ConfigError, ExitCode, ImporterError
 from streaming_importer.logs import setup_logging
+from streaming_importer.query import AGENT_NAMES
 from streaming_importer.startup import (
     STOP,
     catch_stop_signals,
@@ -100,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--project", help="a project path, or just its last folder name")
     search.add_argument("--session", help="only this session id")
+    search.add_argument(
+        "--agent",
+        choices=AGENT_NAMES,
+        help="only what this agent's sessions hold (default: every agent read)",
+    )
     search.add_argument(
         "--kind",
         action="append",

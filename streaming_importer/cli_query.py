@@ -22,7 +22,7 @@ from streaming_importer.errors import ConfigError, ExitCode, StartupError, Store
 from streaming_importer.items import Forget
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.query import SearchQuery, candidates, parse_kinds, parse_when
-from streaming_importer.report import status_report
+from streaming_importer.report import points_by_agent, status_report
 from streaming_importer.search import find, search
 from streaming_importer.sink import Sink, check_identity, check_schema, open_sink
 from streaming_importer.statedir import make_private, state_lock
@@ -65,6 +65,7 @@ def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
             limit=args.limit,
             project=args.project,
             session=args.session,
+            agent=args.agent,
             kinds=parse_kinds(",".join(args.kind)),
             since=parse_when(args.since, now) if args.since else None,
             until=parse_when(args.until, now, end=True) if args.until else None,
@@ -176,7 +177,9 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         model = sink.stored_identity()
         sink.open(None, create=False)
         points = sink.count()
-        data = status_report(settings, ckpt.load(settings.checkpoint_path), points, model)
+        agents = points_by_agent(sink, settings)
+        state = ckpt.load(settings.checkpoint_path)
+        data = status_report(settings, state, points, model, agents)
         data["running"] = False
     except StoreLockedError as locked:
         data = _ask_running_importer(settings, "/status", {}, locked)
@@ -187,6 +190,12 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         return ExitCode.OK
     for key, value in data.items():
         if key == "run":
+            continue
+        if key == "agents" and isinstance(value, dict):
+            for agent, seen in value.items():
+                stored = f", {seen['points']} points" if "points" in seen else ""
+                line = f"{seen['files']} files ({seen['files_imported']} imported){stored}"
+                print(f"{agent:>18}: {line} in {seen['folder']}")  # noqa: T201
             continue
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from streaming_importer import values
 from streaming_importer.errors import ConfigError
+from streaming_importer.source import Source
 from streaming_importer.values import SEARCH_MODES
 
 __all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings"]
@@ -31,8 +32,15 @@ _T = TypeVar("_T")
 class Settings:
     """Every tunable of the program. Sizes are in the unit their name says."""
 
-    #: Folder read recursively for ``*.jsonl`` transcripts.
+    #: Claude Code's transcripts: folder read recursively for ``*.jsonl``.
     conversations_dir: Path
+    #: Codex CLI's home; its rollouts are under ``sessions/``.
+    codex_home: Path
+    #: Gemini CLI's folder; its chats are under ``tmp/<project>/chats/``.
+    gemini_dir: Path
+    #: Which agents' transcripts are read (``claude``, ``codex``, ``gemini``):
+    #: by default each one whose folder exists.
+    sources: tuple[str, ...]
     #: Checkpoint, model folder and embedded store live here.
     state_dir: Path
     #: Where model folders are assembled or cached (default: state_dir/models).
@@ -69,6 +77,9 @@ class Settings:
     checkpoint_every_lines: int
     #: A longer line is skipped (and counted) without being held in memory.
     max_line_bytes: int
+    #: A larger transcript that is read whole (Gemini CLI chats, the Codex
+    #: TypeScript CLI's rollouts) is quarantined unread, in bytes.
+    max_document_bytes: int
     #: Bytes per read from a transcript.
     read_block_bytes: int
     #: Seconds allowed for a graceful shutdown.
@@ -124,7 +135,11 @@ class Settings:
         """Build settings from ``environ``; raise ConfigError on the first bad value."""
         env = _Env(environ)
         settings = cls(
-            conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
+            conversations_dir=(claude := env.path("CONVERSATIONS_DIR", "~/.claude/projects")),
+            codex_home=(codex := env.path("CODEX_HOME", "~/.codex")),
+            gemini_dir=(gemini := env.path("GEMINI_DIR", "~/.gemini")),
+            sources=env.optional("SOURCES", values.parse_sources)
+            or _present(claude=claude, codex=codex / "sessions", gemini=gemini / "tmp"),
             state_dir=(state_dir := env.path("STATE_DIR", "./state")),
             models_dir=env.path("MODELS_DIR", str(state_dir / "models")),
             qdrant_url=env.optional("QDRANT_URL", values.parse_url),
@@ -144,6 +159,7 @@ class Settings:
             queue_max_items=env.int("QUEUE_MAX_ITEMS", 2048, low=1, high=1_000_000),
             checkpoint_every_lines=env.int("CHECKPOINT_EVERY_LINES", 2000, low=1, high=10**9),
             max_line_bytes=env.int("MAX_LINE_BYTES", 64 << 20, low=1024, high=1 << 34),
+            max_document_bytes=env.int("MAX_DOCUMENT_BYTES", 16 << 20, low=1024, high=1 << 34),
             read_block_bytes=env.int("READ_BLOCK_BYTES", 1 << 20, low=4096, high=1 << 30),
             shutdown_timeout_s=env.float("SHUTDOWN_TIMEOUT_S", 10.0, low=0.1, high=3600.0),
             rescan_interval_s=env.float("RESCAN_INTERVAL_S", 30.0, low=0.5, high=86400.0),
@@ -178,6 +194,16 @@ class Settings:
             )
         return settings
 
+    @property
+    def source_folders(self) -> tuple[Source, ...]:
+        """The folder of each source read."""
+        roots = {
+            "claude": self.conversations_dir,
+            "codex": self.codex_home / "sessions",
+            "gemini": self.gemini_dir / "tmp",
+        }
+        return tuple(Source(name, roots[name]) for name in self.sources)
+
     # Derived paths: one place decides the layout of the state folder.
     @property
     def checkpoint_path(self) -> Path:
@@ -207,6 +233,11 @@ class Settings:
                 value = values.mask_url(value)
             parts.append(f"{field.name.upper()}={value}")
         logger.info("settings: %s", " ".join(parts))
+
+
+def _present(**folders: Path) -> tuple[str, ...]:
+    """The sources whose folder exists; Claude Code's if none does (its absence is reported)."""
+    return tuple(name for name, folder in folders.items() if folder.is_dir()) or ("claude",)
 
 
 class _Env:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import anyio.to_thread
@@ -29,10 +29,11 @@ from watchfiles import awatch
 
 from streaming_importer.config import Settings
 from streaming_importer.counters import Stats
+from streaming_importer.discover import start_context
 from streaming_importer.items import Forget, Item, Mark
 from streaming_importer.segment import Block, Rules, Segment, segment_block
-from streaming_importer.source import FileIdentity, SourceFile, read_span, scan
-from streaming_importer.tail import read_line_blocks
+from streaming_importer.source import FileIdentity, SourceFile, read_span, scan_all
+from streaming_importer.tail import Line, read_document, read_line_blocks
 from streaming_importer.tracking import Cursor, plan
 
 __all__ = ["Intake"]
@@ -72,10 +73,12 @@ class Intake:
             await self._import_pass(send)
             if once or self._stop.is_set():
                 return
-            folder = self._settings.conversations_dir
-            logger.info("caught up; watching %s for changes", folder)
+            # Every source's folder that exists (one created later is seen
+            # after a restart).
+            folders = [s.root for s in self._settings.source_folders if s.root.is_dir()]
+            logger.info("caught up; watching %s for changes", ", ".join(map(str, folders)))
             async for _changes in awatch(
-                folder,
+                *folders,
                 stop_event=self._stop,
                 rust_timeout=int(self._settings.rescan_interval_s * 1000),
                 yield_on_timeout=True,
@@ -110,7 +113,7 @@ class Intake:
         first = True
         failed: set[str] = set()  # unreadable now: tried again on the next pass
         while not self._stop.is_set():
-            files = await anyio.to_thread.run_sync(scan, self._settings.conversations_dir)
+            files = await anyio.to_thread.run_sync(scan_all, self._settings.source_folders)
             self.sizes = {f.rel_path: f.size for f in files}
             work = await anyio.to_thread.run_sync(
                 plan, files, self._cursors, self._settings.delete_removed_files
@@ -148,20 +151,18 @@ class Intake:
         """
         cursor = self._cursors.get(f.rel_path)
         new = cursor is None
-        if cursor is None:
-            cursor = Cursor.new(f)
-        start = cursor.offset
+        start = 0 if cursor is None else cursor.offset
         budget = self._settings.fair_slice_bytes
         at_end = True
         self._on_file_start(f.rel_path)
         read = functools.partial(read_span, f.path)
         try:
-            async for lines in read_line_blocks(
-                f.path,
-                start,
-                block_bytes=min(self._settings.read_block_bytes, budget),
-                max_line_bytes=self._settings.max_line_bytes,
-            ):
+            if cursor is None:
+                context = await anyio.to_thread.run_sync(
+                    start_context, f, self._settings.source_folders, self._settings.max_line_bytes
+                )
+                cursor = Cursor.new(f, context)
+            async for lines in self._blocks(f, start, budget):
                 block = await anyio.to_thread.run_sync(
                     segment_block,
                     lines,
@@ -193,6 +194,9 @@ class Intake:
         if not at_end:
             return True
         cursor.eof_size = f.size
+        if f.whole and cursor.offset == f.size:
+            # Read as the scan saw it: any later change to it is a rewrite.
+            cursor.size, cursor.mtime_ns = f.size, f.mtime_ns
         if new:  # a new file with no complete line yet (empty, say): recorded all the same
             self._cursors[f.rel_path] = cursor
         ident = cursor.identity
@@ -201,6 +205,17 @@ class Intake:
         )
         await send.send(_mark(f, ident, at_cursor, file_done=True))
         return True
+
+    def _blocks(self, f: SourceFile, start: int, budget: int) -> AsyncIterator[list[Line]]:
+        """The complete lines of ``f`` from ``start``; a file read whole as one line."""
+        if f.whole:
+            return read_document(f.path, start, max_bytes=self._settings.max_document_bytes)
+        return read_line_blocks(
+            f.path,
+            start,
+            block_bytes=min(self._settings.read_block_bytes, budget),
+            max_line_bytes=self._settings.max_line_bytes,
+        )
 
     def _advance(self, cursor: Cursor, block: Block) -> None:
         """Move ``cursor`` past ``block``, and refuse the sessions it marked #no-index."""

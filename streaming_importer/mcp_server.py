@@ -1,4 +1,4 @@
-"""``python -m streaming_importer mcp``: search for Claude Code itself, over MCP (stdio).
+"""``python -m streaming_importer mcp``: search for a coding agent itself, over MCP (stdio).
 
 Tools:
 
@@ -33,22 +33,18 @@ from streaming_importer import errors
 from streaming_importer.config import Settings
 from streaming_importer.control_client import query_running
 from streaming_importer.embed import Embedder, load_embedder
+from streaming_importer.expand import ExpandError, messages_around
 from streaming_importer.lexical import Bm25Encoder
-from streaming_importer.parse import parse_line
-from streaming_importer.privacy import Privacy
 from streaming_importer.query import SearchQuery, parse_kinds, parse_when
 from streaming_importer.results import session_summary
 from streaming_importer.search import find
 from streaming_importer.sink import Sink, check_identity, open_sink
-from streaming_importer.transcript import FileContext, ParseLimits, file_context_for
 
 __all__ = ["Backend", "build_server", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-#: Bytes read around a hit by ``expand``, each way, at most.
-_EXPAND_WINDOW_BYTES = 4 << 20
 
 
 class Backend:
@@ -107,64 +103,16 @@ class Backend:
             return dict(answer)
         return self._with_store(lambda sink: session_summary(sink, session_id))
 
-    def expand(self, path: str, offset: int, before: int, after: int) -> list[dict[str, Any]]:
-        """The ``before`` messages before the line at ``offset`` and the ``after`` from it on."""
-        root = self.settings.conversations_dir.resolve()
-        file = (root / path).resolve()
-        if not file.is_relative_to(root) or file.suffix != ".jsonl":
-            raise ToolError(f"{path!r} is not a transcript under the conversations folder")
-        if not file.is_file():
-            raise ToolError(f"{path!r} does not exist (moved or deleted?)")
-        context = file_context_for(path)
-        with file.open("rb") as f:
-            start = max(offset - _EXPAND_WINDOW_BYTES, 0)
-            f.seek(start)
-            earlier = f.read(offset - start).split(b"\n")
-            if start > 0:
-                earlier = earlier[1:]  # a partial first line
-            later = f.read(_EXPAND_WINDOW_BYTES).split(b"\n")
-        limits = ParseLimits(
-            tool_result_max_chars=self.settings.tool_result_max_chars,
-            tool_call_max_chars=self.settings.tool_call_max_chars,
-            redact_secrets=self.settings.redact_secrets,
-        )
-        # What the importer would not store is not shown either.
+    def expand(
+        self, path: str, offset: int, before: int, after: int, turn: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``before`` messages before the hit's line and the ``after`` from it on."""
         try:
+            # What the importer would not store is not shown either.
             tombstones = ckpt.load(self.settings.checkpoint_path).forgotten
-        except errors.CheckpointError as e:
+            return messages_around(self.settings, tombstones, path, offset, before, after, turn)
+        except (errors.CheckpointError, ExpandError) as e:
             raise ToolError(str(e)) from e
-        privacy = Privacy(self.settings.exclude_projects, tombstones)
-        previous = [m for line in earlier for m in _messages(line, context, limits, privacy)]
-        following: list[dict[str, Any]] = []
-        for line in later:
-            following.extend(_messages(line, context, limits, privacy))
-            if len(following) >= after + 1:
-                break
-        # The hit's own line starts ``following``: it is shown with ``after`` more.
-        return (previous[-before:] if before else []) + following[: after + 1]
-
-
-def _messages(
-    line: bytes, context: FileContext, limits: ParseLimits, privacy: Privacy
-) -> list[dict[str, Any]]:
-    """The messages of ``line`` that may be shown (redacted, not excluded or forgotten)."""
-    if not line.strip():
-        return []
-    result = parse_line(line, context, limits)
-    for m in result.messages:
-        if privacy.marks_no_index(m):
-            privacy.tombstones.add_session(m.session_id)
-    return [
-        {
-            "kind": m.kind,
-            "role": m.role,
-            "timestamp": m.timestamp,
-            "message_uuid": m.message_uuid,
-            "text": m.text,
-        }
-        for m in result.messages
-        if privacy.allows(m, context.rel_path)
-    ]
 
 
 def _clip_hits(hits: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any]]:
@@ -184,6 +132,8 @@ def _clip_hits(hits: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any
                 "kind",
                 "path",
                 "offset",
+                "turn",
+                "agent",
             )
         }
         parts = {
@@ -247,8 +197,9 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         limit: int = 5,
         exclude_session: str | None = None,
         max_chars: int = 4000,
+        agent: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Search past Claude Code conversations, one result per session, best first.
+        """Search past coding-agent conversations, one result per session, best first.
 
         query: what to look for, in words or exact terms (error names, file names, SHAs).
         project: a project path or its last folder name. since/until: a date
@@ -256,6 +207,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         session: only this session. kind: prompt, answer, thinking, tool_call,
         tool_result, summary or injected (comma-separated). exclude_session: leave this
         session out (pass your own). max_chars: cap on the text returned.
+        agent: only this agent's sessions: claude-code, codex or gemini-cli.
         """
         from datetime import UTC, datetime
 
@@ -271,6 +223,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
                 until=parse_when(until, now, end=True) if until else None,
                 mode=settings.search_mode,
                 exclude_session=exclude_session,
+                agent=agent,
             )
         except ValueError as e:
             raise ToolError(str(e)) from e
@@ -278,16 +231,23 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
 
     @server.tool()
     async def expand(
-        path: str, offset: int, before: int = 3, after: int = 3, max_chars: int = 6000
+        path: str,
+        offset: int,
+        before: int = 3,
+        after: int = 3,
+        max_chars: int = 6000,
+        turn: int | None = None,
     ) -> list[dict[str, Any]]:
         """The messages around a search hit, read from its transcript.
 
-        path and offset: as a search hit gives them. before/after: messages to
-        include before the hit's line and after it. max_chars: cap on the text.
+        path, offset and turn: as a search hit gives them (a Gemini chat, read
+        whole, needs the turn). before/after: messages to include before the
+        hit's line and after it. max_chars: cap on the text.
         """
         if offset < 0 or not 0 <= before <= 50 or not 0 <= after <= 50:
             raise ToolError("offset must be >= 0; before and after between 0 and 50")
-        return _clip_messages(await limited(backend.expand, path, offset, before, after), max_chars)
+        found = await limited(backend.expand, path, offset, before, after, turn)
+        return _clip_messages(found, max_chars)
 
     @server.tool()
     async def get_session(session_id: str) -> dict[str, Any]:

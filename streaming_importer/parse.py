@@ -35,12 +35,13 @@ from typing import Any
 
 import orjson
 
+from streaming_importer.assemble import Origin, Part, assemble
 from streaming_importer.injected import prompt_kind
 from streaming_importer.records import records_of
-from streaming_importer.stored_text import IMAGE_MARKER, as_stored, clean
+from streaming_importer.stored_text import IMAGE_MARKER, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
-__all__ = ["parse_line"]
+__all__ = ["parse_line", "tool_call_text"]
 
 #: Records that hold nothing a person searches for.
 _SKIPPED_TYPES = frozenset(
@@ -61,8 +62,6 @@ _TOOL_ARG_KEYS = (
     "prompt",
     "subject",
 )
-#: One searchable part of a record: kind, role, text, and its cap (0: none).
-_Part = tuple[str, str, str, int]
 
 
 def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
@@ -95,7 +94,7 @@ def _parse_record(
     if rtype in _SKIPPED_TYPES or rtype is None:
         return ParseResult((), context)
 
-    parts: list[_Part] = []
+    parts: list[Part] = []
     if rtype == "summary":
         summary = _str(record.get("summary"))
         if summary:
@@ -111,8 +110,6 @@ def _parse_record(
                 parts = _assistant_parts(message.get("content"), limits)
     if not parts:
         return ParseResult((), context)
-    context = dataclasses.replace(context, turn=context.turn + 1)
-
     uuid = _str(record.get("uuid"))
     # Records without a uuid (``summary`` lines) are identified by their bytes,
     # which stay the same when the file is renamed or moved.
@@ -122,30 +119,19 @@ def _parse_record(
     agent_id = _str(record.get("agentId"))
     if agent_id is None and context.is_subagent:
         agent_id = PurePosixPath(context.rel_path).stem.removeprefix("agent-")
-    stored = [as_stored(text, cap, limits) for _, _, text, cap in parts]
-    messages = tuple(
-        Message(
-            kind=kind,
-            role=role,
-            text=stored[i][0],
-            record_key=key,
-            part=i,
-            session_id=_str(record.get("sessionId")) or context.session_id,
-            parent_session_id=context.parent_session_id
-            or (_str(record.get("sessionId")) if context.is_subagent else None),
-            agent_id=agent_id,
-            project=context.project or _str(record.get("cwd")),
-            cwd=_str(record.get("cwd")),
-            git_branch=_str(record.get("gitBranch")) or context.git_branch,
-            timestamp=_str(record.get("timestamp")),
-            message_uuid=uuid,
-            is_sidechain=record.get("isSidechain") is True,
-            is_compact_summary=record.get("isCompactSummary") is True,
-            redacted=stored[i][1],
-            turn=context.turn,
-        )
-        for i, (kind, role, _, _) in enumerate(parts)
+    session_id = _str(record.get("sessionId"))
+    origin = Origin(
+        key=key,
+        timestamp=_str(record.get("timestamp")),
+        cwd=_str(record.get("cwd")),
+        session_id=session_id,
+        parent_session_id=session_id if context.is_subagent else None,
+        agent_id=agent_id,
+        message_uuid=uuid,
+        is_sidechain=record.get("isSidechain") is True,
+        is_compact_summary=record.get("isCompactSummary") is True,
     )
+    messages, context = assemble(parts, origin, context, limits)
     return ParseResult(messages, context)
 
 
@@ -160,14 +146,14 @@ def _learn(record: dict[str, Any], context: FileContext) -> FileContext:
     return dataclasses.replace(context, **changes) if changes else context
 
 
-def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> list[_Part]:
+def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> list[Part]:
     summary = record.get("isCompactSummary") is True
     if isinstance(content, str):
         text = clean(content)
         return [_typed(text, summary)] if text else []
     if not isinstance(content, list):
         return []
-    parts: list[_Part] = []
+    parts: list[Part] = []
     prompt: list[str] = []
     for block in content:
         if not isinstance(block, dict):
@@ -188,19 +174,19 @@ def _user_parts(content: Any, record: dict[str, Any], limits: ParseLimits) -> li
     return parts
 
 
-def _typed(text: str, summary: bool) -> _Part:
+def _typed(text: str, summary: bool) -> Part:
     """The part of a user turn's text: a prompt, a summary, or text Claude Code injected."""
     kind, text = ("summary", text) if summary else prompt_kind(text)
     return (kind, "user", text, 0)
 
 
-def _assistant_parts(content: Any, limits: ParseLimits) -> list[_Part]:
+def _assistant_parts(content: Any, limits: ParseLimits) -> list[Part]:
     if isinstance(content, str):
         text = clean(content)
         return [("answer", "assistant", text, 0)] if text else []
     if not isinstance(content, list):
         return []
-    parts: list[_Part] = []
+    parts: list[Part] = []
     for block in content:
         if not isinstance(block, dict):
             continue
@@ -221,8 +207,11 @@ def _assistant_parts(content: Any, limits: ParseLimits) -> list[_Part]:
 
 
 def _tool_call_text(block: dict[str, Any]) -> str:
-    name = _str(block.get("name")) or "tool"
-    args = block.get("input")
+    return tool_call_text(_str(block.get("name")) or "tool", block.get("input"))
+
+
+def tool_call_text(name: str, args: Any) -> str:
+    """One compact line for a tool call: its name and its meaningful arguments."""
     shown: list[str] = []
     if isinstance(args, dict):
         shown = [v.strip() for k in _TOOL_ARG_KEYS if isinstance(v := args.get(k), str) and v]

@@ -43,6 +43,7 @@ def payload_for(source: str, chunk: Chunk, rel_path: str, offset: int) -> dict[s
     return {
         "text": chunk.text,
         "source": source,
+        "agent": m.agent,
         "project": m.project,
         "project_name": PurePosixPath(m.project).name if m.project else None,
         "cwd": m.cwd,

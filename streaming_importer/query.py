@@ -12,14 +12,17 @@ import datetime as dt
 from collections.abc import Mapping
 
 from streaming_importer.sink import Where
+from streaming_importer.source import AGENTS
 from streaming_importer.values import SEARCH_MODES, is_duration, parse_duration
 
 __all__ = [
+    "AGENT_NAMES",
     "KINDS",
     "MAX_LIMIT",
     "MODES",
     "OVERSAMPLE",
     "SearchQuery",
+    "agent_where",
     "candidates",
     "parse_kinds",
     "parse_when",
@@ -28,6 +31,8 @@ __all__ = [
 #: How a query ranks chunks (see config.SEARCH_MODES).
 MODES = SEARCH_MODES
 #: Message kinds a chunk can have (``--kind``).
+#: Agents whose transcripts are read (``--agent``).
+AGENT_NAMES = tuple(AGENTS.values())
 KINDS = ("prompt", "answer", "thinking", "tool_call", "tool_result", "summary", "injected")
 #: Sessions one query may ask for: each costs the store a few reads for its
 #: context, and a running importer's store thread is the pipeline's too.
@@ -81,6 +86,8 @@ class SearchQuery:
     mode: str = "hybrid"
     #: Leave this session out (an agent searching from inside it).
     exclude_session: str | None = None
+    #: Only what this agent wrote: ``claude-code``, ``codex`` or ``gemini-cli``.
+    agent: str | None = None
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -92,6 +99,8 @@ class SearchQuery:
                 raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         if self.half_life_s is not None and self.half_life_s <= 0:
             raise ValueError("the recency half-life must be positive")
+        if self.agent is not None and self.agent not in AGENT_NAMES:
+            raise ValueError(f"agent {self.agent!r} is not one of {', '.join(AGENT_NAMES)}")
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
 
@@ -106,7 +115,13 @@ class SearchQuery:
             equals["session_id"] = self.session
         if self.kinds:
             equals["kind"] = self.kinds if len(self.kinds) > 1 else self.kinds[0]
-        differs = {"session_id": self.exclude_session} if self.exclude_session else {}
+        differs: dict[str, str | tuple[str, ...]] = {}
+        if self.exclude_session:
+            differs["session_id"] = self.exclude_session
+        if self.agent:
+            mine = agent_where(self.agent)
+            equals.update(mine.equals)
+            differs.update(mine.differs)
         return Where(equals, since=self.since, until=self.until, differs=differs)
 
     def to_params(self) -> dict[str, str]:
@@ -120,6 +135,7 @@ class SearchQuery:
             ("until", self.until),
             ("half_life_s", None if self.half_life_s is None else repr(self.half_life_s)),
             ("exclude_session", self.exclude_session),
+            ("agent", self.agent),
         ):
             if value:
                 params[key] = value
@@ -140,7 +156,17 @@ class SearchQuery:
             half_life_s=float(half_life) if half_life else None,
             mode=params.get("mode", "hybrid"),
             exclude_session=params.get("exclude_session") or None,
+            agent=params.get("agent") or None,
         )
+
+
+def agent_where(agent: str) -> Where:
+    """The points of ``agent``'s sessions."""
+    if agent == "claude-code":
+        # Points stored before agents were told apart have no ``agent``: they
+        # are all Claude Code's.
+        return Where(differs={"agent": tuple(a for a in AGENT_NAMES if a != agent)})
+    return Where(equals={"agent": agent})
 
 
 def parse_kinds(text: str) -> tuple[str, ...]:

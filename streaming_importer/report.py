@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from streaming_importer.checkpoint import Checkpoint
 from streaming_importer.config import Settings
-from streaming_importer.source import scan
+from streaming_importer.query import agent_where
+from streaming_importer.sink import Sink
+from streaming_importer.source import AGENTS, scan_all
 from streaming_importer.values import mask_url
 
-__all__ = ["status_report"]
+__all__ = ["points_by_agent", "status_report"]
+
+
+def points_by_agent(sink: Sink, settings: Settings) -> dict[str, int]:
+    """Points of each agent read (blocking; the store must be open)."""
+    return {AGENTS[name]: sink.count(agent_where(AGENTS[name])) for name in settings.sources}
 
 
 def status_report(
-    settings: Settings, state: Checkpoint, points: int | None, model: dict[str, Any] | None
+    settings: Settings,
+    state: Checkpoint,
+    points: int | None,
+    model: dict[str, Any] | None,
+    agent_points: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """What is imported and what is pending. Scans the folder (blocking I/O)."""
-    files = scan(settings.conversations_dir) if settings.conversations_dir.is_dir() else []
+    """What is imported and what is pending. Scans the folders (blocking I/O).
+
+    ``agents`` says, per agent read, its files, those imported, and (given
+    ``agent_points``) its points.
+    """
+    files = scan_all(settings.source_folders)
+    agents: dict[str, dict[str, Any]] = {
+        AGENTS[s.name]: {"folder": str(s.root), "files": 0, "files_imported": 0}
+        for s in settings.source_folders
+    }
+    for agent, count in (agent_points or {}).items():
+        agents[agent]["points"] = count
     done = pending = 0
     for f in files:
+        agents[f.agent]["files"] += 1
+        agents[f.agent]["files_imported"] += f.rel_path in state.files
         saved = state.files.get(f.rel_path)
         fits = saved is not None and saved.identity.inode == f.inode and saved.offset <= f.size
         offset = saved.offset if saved is not None and fits else 0
@@ -31,6 +55,7 @@ def status_report(
         "bytes_done": done,
         "pending_bytes": pending,
         "points": points,
+        "agents": agents,
         "quarantined": state.totals.quarantined,
         "secrets_redacted": state.totals.secrets_redacted,
         "forgotten_sessions": len(state.forgotten.sessions),

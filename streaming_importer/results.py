@@ -73,12 +73,22 @@ class SessionHit:
         }
 
 
+#: How each agent reopens a session, by id.
+_RESUME = {
+    "claude-code": "claude --resume {}",
+    "codex": "codex resume {}",
+    "gemini-cli": "gemini --resume {}",
+}
+
+
 def resume_command(payload: Mapping[str, Any]) -> str:
-    """The shell command that reopens the session in Claude Code."""
-    # Sessions are found per project folder, so resume from there.
-    command = f"claude --resume {payload.get('session_id')}"
+    """The shell command that reopens the session in the agent that wrote it."""
+    agent = payload.get("agent") or "claude-code"
+    command = _RESUME.get(agent, _RESUME["claude-code"]).format(payload.get("session_id"))
+    # Sessions are found per project folder, so resume from there (a Gemini
+    # project known only by its hash has no folder to go to).
     cwd = payload.get("project") or payload.get("cwd")
-    return f"cd {_shell_quote(cwd)} && {command}" if cwd else command
+    return f"cd {_shell_quote(cwd)} && {command}" if cwd and "/" in cwd else command
 
 
 def _shell_quote(path: str) -> str:

@@ -1,6 +1,7 @@
 """Lines in, chunks and marks out: one block of a transcript, segmented. Pure.
 
-For each line: parse it (:mod:`~streaming_importer.parse`; with
+For each line: parse it (:mod:`~streaming_importer.parse` for Claude Code,
+:mod:`~streaming_importer.codex`, :mod:`~streaming_importer.gemini`; with
 ``REDACT_SECRETS`` secrets are replaced by markers there, before any cap, so no
 secret reaches the model or the store), drop the messages that must not be
 embedded (:mod:`~streaming_importer.privacy`: excluded projects, tombstones, a
@@ -26,15 +27,27 @@ import logging
 from collections.abc import Callable, Sequence
 
 from streaming_importer.chunk import Chunker
+from streaming_importer.codex import parse_codex_line
+from streaming_importer.codex_legacy import parse_codex_document
+from streaming_importer.gemini import parse_gemini_document
 from streaming_importer.items import Forget, Quarantined, WorkChunk
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.parse import parse_line
 from streaming_importer.privacy import Privacy
 from streaming_importer.source import HEAD_BYTES, TAIL_BYTES, FileIdentity, digest
 from streaming_importer.tail import Line
-from streaming_importer.transcript import FileContext, ParseLimits
+from streaming_importer.transcript import FileContext, ParseLimits, ParseResult
 
-__all__ = ["MARK_EVERY_CHUNKS", "Block", "Reader", "Rules", "Segment", "segment_block"]
+__all__ = [
+    "MARK_EVERY_CHUNKS",
+    "Block",
+    "Parser",
+    "Reader",
+    "Rules",
+    "Segment",
+    "parser_for",
+    "segment_block",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +56,8 @@ MARK_EVERY_CHUNKS = 64
 
 #: ``read(start, length)``: up to ``length`` bytes of the file from ``start``.
 Reader = Callable[[int, int], bytes]
+#: A parser of one line (or whole document) of one agent's transcripts.
+Parser = Callable[[bytes, FileContext, ParseLimits], ParseResult]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,14 +126,18 @@ def segment_block(
     marked: set[str] = set()
     for i, line in enumerate(lines):
         if line.overlong:
-            quarantined.append((line.start, line.end - line.start, "line too long"))
+            reason = "file over MAX_DOCUMENT_BYTES" if line.whole else "line too long"
+            quarantined.append((line.start, line.end - line.start, reason))
         else:
-            result = parse_line(line.data, context, rules.limits)
+            result = parser_for(context)(line.data, context, rules.limits)
             context = result.context
             if result.error is not None:
                 # Recorded; a torn line still yields the record salvaged from it.
                 quarantined.append((line.start, line.end - line.start, result.error))
-            for message in result.messages:
+            # A forked Codex session's copy of its parent's records: read for
+            # the context, stored only with the parent (see ``discover``).
+            replayed = line.start < context.replay_end
+            for message in () if replayed else result.messages:
                 allowed = message.session_id not in marked and rules.privacy.allows(
                     message, context.rel_path
                 )
@@ -167,8 +186,19 @@ def segment_block(
     return Block(segments, end, context, identity)
 
 
+def parser_for(context: FileContext) -> Parser:
+    """How the lines of the file ``context`` describes are parsed: by agent and format."""
+    if context.agent == "codex":
+        return parse_codex_document if context.rel_path.endswith(".json") else parse_codex_line
+    if context.agent == "gemini-cli":
+        return parse_gemini_document
+    return parse_line
+
+
 def _tail_before(read: Reader, line: Line) -> bytes:
     """The bytes just before ``line.end``: the end of that line, newline included."""
+    if line.whole and not line.overlong:
+        return line.data[-TAIL_BYTES:]
     if line.overlong:
         n = min(TAIL_BYTES, line.end - line.start)
         return read(line.end - n, n)

@@ -1,5 +1,8 @@
 """Read complete lines of a growing file from a byte offset.
 
+A file that is one document rewritten in place is read whole instead
+(:func:`read_document`), up to a size limit.
+
 Only bytes after the offset are read, in blocks. A last line without its
 newline is held back: Claude Code may be writing it, and it is read again,
 whole, once its newline arrives. A line longer than ``max_line_bytes`` is
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import anyio
 
-__all__ = ["Line", "read_line_blocks"]
+__all__ = ["Line", "read_document", "read_line_blocks"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +31,8 @@ class Line:
     #: Offset just after the newline: where the next line starts.
     end: int
     overlong: bool = False
+    #: The whole file (read whole, not a line of it): no newline ends it.
+    whole: bool = False
 
 
 async def read_line_blocks(
@@ -75,3 +80,17 @@ async def read_line_blocks(
             pos += len(block)
             if lines:
                 yield lines
+
+
+async def read_document(path: Path, offset: int, *, max_bytes: int) -> AsyncIterator[list[Line]]:
+    """Yield the whole file as one :class:`Line` (``whole``), if there is more than ``offset``.
+
+    A file larger than ``max_bytes`` is not read: its line is ``overlong``.
+    """
+    async with await anyio.open_file(path, "rb") as f:
+        data = await f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            size = (await anyio.Path(path).stat()).st_size
+            yield [Line(b"", 0, max(size, len(data)), overlong=True, whole=True)]
+        elif len(data) > offset:
+            yield [Line(data, 0, len(data), whole=True)]

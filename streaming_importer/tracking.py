@@ -15,6 +15,9 @@ scan, :func:`plan` derives what happened to each file:
   points are deleted;
 - deleted: the cursor is dropped (its points stay unless configured).
 
+A file read whole (a Gemini CLI chat, rewritten in place) is never read from
+an offset: any change to it is a replacement, and its points are replaced.
+
 Reading a few KB per changed file is the only I/O (run in a worker thread).
 """
 
@@ -49,10 +52,11 @@ class Cursor:
     eof_size: int = -1
 
     @classmethod
-    def new(cls, f: SourceFile) -> Cursor:
+    def new(cls, f: SourceFile, context: FileContext | None = None) -> Cursor:
+        """A cursor at the start of ``f``, whose context is ``context`` (default: from its path)."""
         return cls(
             offset=0,
-            context=file_context_for(f.rel_path),
+            context=context or file_context_for(f.rel_path),
             identity=FileIdentity(f.device, f.inode),
         )
 
@@ -119,8 +123,13 @@ def plan(files: list[SourceFile], cursors: dict[str, Cursor], delete_removed: bo
             except OSError as e:
                 result.unreadable.append((f.rel_path, e))
                 continue
+            if f.whole and same and (cur.size != -1 or f.size != cur.offset):
+                # A document rewritten in place: any change since it was read
+                # (seen live, or a new size after a restart) means reading it whole.
+                same, why = False, "changed"
             if not same:
-                logger.warning("%s %s: importing it again from the start", f.rel_path, why)
+                log = logger.info if f.whole else logger.warning
+                log("%s %s: importing it again from the start", f.rel_path, why)
                 result.controls.append(Control("reset", f.rel_path))
                 del cursors[f.rel_path]
                 result.to_read.append(f)

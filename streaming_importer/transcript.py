@@ -8,11 +8,19 @@ is what the lines of one transcript so far say about the lines after them
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-__all__ = ["FileContext", "Message", "ParseLimits", "ParseResult", "file_context_for"]
+__all__ = [
+    "AGENT_PREFIXES",
+    "FileContext",
+    "Message",
+    "ParseLimits",
+    "ParseResult",
+    "file_context_for",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class FileContext:
     #: The session the file belongs to, from its name (``<session>.jsonl`` or
     #: ``<session>/subagents/agent-*.jsonl``) until a record names it.
     session_id: str
+    #: Which agent wrote the file: ``claude-code``, ``codex`` or ``gemini-cli``.
+    agent: str = "claude-code"
     #: For a subagent transcript: the session that started the agent.
     parent_session_id: str | None = None
     is_subagent: bool = False
@@ -48,6 +58,11 @@ class FileContext:
     #: Records with searchable text so far: the last one's place in the file
     #: (its messages' ``turn``), so neighbouring records can be told apart.
     turn: int = 0
+    #: A Codex file's own ``session_meta`` was read (later ones are replayed parents').
+    named: bool = False
+    #: A forked Codex session: bytes at the start of the file that replay its
+    #: parent's records, already stored with the parent (0: none).
+    replay_end: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +99,8 @@ class Message:
     redacted: int = 0
     #: The record's place among the file's records with searchable text (from 1).
     turn: int = 0
+    #: Which agent wrote it: ``claude-code``, ``codex`` or ``gemini-cli``.
+    agent: str = "claude-code"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,10 +113,26 @@ class ParseResult:
     error: str | None = None
 
 
-def file_context_for(rel_path: str) -> FileContext:
-    """The context of a file before any of its lines is read."""
+#: ``rel_path`` prefix -> the agent whose file it is (none: Claude Code).
+AGENT_PREFIXES = {"codex:": "codex", "gemini:": "gemini-cli"}
+_UUID_END = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def file_context_for(rel_path: str, project: str | None = None) -> FileContext:
+    """The context of a file before any of its lines is read.
+
+    ``project`` is what the file's place says of its project, where only I/O
+    can tell (a Gemini CLI chat's folder; see :mod:`~streaming_importer.discover`).
+    """
     path = PurePosixPath(rel_path)
     stem = path.stem
+    for prefix, agent in AGENT_PREFIXES.items():
+        if rel_path.startswith(prefix):
+            # Codex names a rollout after its session (``rollout-<time>-<uuid>``);
+            # a record names it again, as Gemini's header does.
+            found = _UUID_END.search(stem)
+            session = found.group(0) if found else stem
+            return FileContext(rel_path=rel_path, session_id=session, agent=agent, project=project)
     is_subagent = stem.startswith("agent-")
     parent: str | None = None
     if is_subagent and len(path.parts) >= 3 and path.parts[-2] == "subagents":
@@ -109,4 +142,5 @@ def file_context_for(rel_path: str) -> FileContext:
         session_id=parent or stem,
         parent_session_id=parent,
         is_subagent=is_subagent,
+        project=project,
     )

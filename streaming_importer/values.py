@@ -12,6 +12,7 @@ import re
 __all__ = [
     "LOG_LEVELS",
     "SEARCH_MODES",
+    "SOURCE_NAMES",
     "is_duration",
     "mask_url",
     "parse_bool",
@@ -23,6 +24,7 @@ __all__ = [
     "parse_nonempty",
     "parse_port",
     "parse_search_mode",
+    "parse_sources",
     "parse_url",
 ]
 
@@ -83,6 +85,18 @@ def parse_duration(text: str) -> float:
 
 def parse_globs(value: str) -> tuple[str, ...]:
     return tuple(g.strip() for g in value.split(",") if g.strip())
+
+
+#: Names ``SOURCES`` accepts, in the order they are read.
+SOURCE_NAMES = ("claude", "codex", "gemini")
+
+
+def parse_sources(value: str) -> tuple[str, ...]:
+    names = {n.strip().lower() for n in value.split(",") if n.strip()}
+    unknown = names - set(SOURCE_NAMES)
+    if unknown or not names:
+        raise ValueError(f"expected a comma-separated list of {', '.join(SOURCE_NAMES)}")
+    return tuple(n for n in SOURCE_NAMES if n in names)
 
 
 def parse_search_mode(value: str) -> str:

@@ -22,6 +22,7 @@ from streaming_importer.sink.server import ServerSink
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
+OTHER_AGENTS = ROOT.parent / "shared" / "corpus" / "other-agents"
 PEER_FIXTURES = ROOT.parent / "shared" / "corpus" / "peer-fixtures"
 DEMO = ROOT / "demo" / "claude-projects"
 
@@ -38,6 +39,8 @@ def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
             "CONVERSATIONS_DIR": str(conversations),
             "STATE_DIR": str(state),
             "OPERATIONAL_MEMORY_MB": "0",
+            # Never the Codex or Gemini history of whoever runs the tests.
+            "SOURCES": "claude",
             **env,
         }
     )
@@ -50,8 +53,10 @@ SHARED_MODELS: list[Path] = []
 
 def clean_env(**env: str) -> dict[str, str]:
     """This environment without the program's own variables, plus ``env``."""
-    own = ("QDRANT_", "STATE_DIR", "CONVERSATIONS_DIR", "MODELS_DIR")
+    own = ("QDRANT_", "STATE_DIR", "CONVERSATIONS_DIR", "MODELS_DIR", "CODEX_HOME", "GEMINI_DIR")
     base = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    # Never the Codex or Gemini history of whoever runs the tests.
+    base["SOURCES"] = "claude"
     if SHARED_MODELS:
         base["MODELS_DIR"] = str(SHARED_MODELS[0])
     return {**base, **env}

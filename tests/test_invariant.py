@@ -1,6 +1,7 @@
 """The invariant: after any appends, kills and restarts, the store equals one clean import.
 
-A writer appends real corpus transcripts in random pieces (cut anywhere, even
+A writer appends real corpus transcripts, Claude Code's and Codex CLI's
+rollouts of every JSONL format, in random pieces (cut anywhere, even
 mid-line, with pauses) while the real importer, as a subprocess, is killed
 at random moments (mostly SIGKILL, sometimes SIGTERM) and restarted, at least
 20 times. Once the writer is done and the importer has caught up, the
@@ -19,8 +20,16 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import run_cli, start_cli, stored_points
+from .conftest import OTHER_AGENTS, run_cli, start_cli, stored_points
 
+#: Codex rollouts (under ``sessions/``): bare 0.2x, 0.77 and 0.135 enveloped.
+CODEX = [
+    "2025/08/23/rollout-2025-08-23T17-12-10-1025f95d-d65c-46f6-97b0-147c781d7d36.jsonl",
+    "2025/08/24/rollout-2025-08-24T15-07-09-85554d39-882c-4ec2-9c71-b059343e433a.jsonl",
+    "2025/08/25/rollout-2025-08-25T12-40-14-d7a9e0da-90d6-4fd8-bb06-4f3ccabcdf8a.jsonl",
+    "2026/01/02/rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl",
+    "2026/06/05/rollout-2026-06-05T10-28-20-019e9625-802f-7e91-840a-cfe88d14117a.jsonl",
+]
 SOURCES = [
     "sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl",
     "sample-project/5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl",
@@ -33,24 +42,23 @@ SOURCES = [
 RESTARTS = 20
 
 
-def writer(corpus: Path, target: Path, seed: int, seconds: float, done: threading.Event) -> None:
-    """Append every source file to its place under ``target`` in random pieces."""
+def writer(files: dict[Path, Path], seed: int, seconds: float, done: threading.Event) -> None:
+    """Append every source file (key) to its destination (value) in random pieces."""
     rng = random.Random(seed)
-    pending = {rel: (corpus / rel).read_bytes() for rel in SOURCES}
+    pending = {dest: source.read_bytes() for source, dest in files.items()}
     total = sum(len(b) for b in pending.values())
     pause = seconds / (total / 3000)  # about 3 KB per piece on average
     while pending:
-        rel = rng.choice(sorted(pending))
-        data = pending[rel]
+        dest = rng.choice(sorted(pending))
+        data = pending[dest]
         n = min(len(data), rng.randint(1, 6000))
-        dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         with dest.open("ab") as f:
             f.write(data[:n])
         if n == len(data):
-            del pending[rel]
+            del pending[dest]
         else:
-            pending[rel] = data[n:]
+            pending[dest] = data[n:]
         time.sleep(rng.uniform(0, 2 * pause))
     done.set()
 
@@ -64,8 +72,14 @@ def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path:
     rng = random.Random(seed)
     conversations = tmp_path / "conversations"
     conversations.mkdir()
+    codex = tmp_path / "codex"
+    (codex / "sessions").mkdir(parents=True)
+    files = {corpus / rel: conversations / rel for rel in SOURCES}
+    files |= {OTHER_AGENTS / "codex/sessions" / rel: codex / "sessions" / rel for rel in CODEX}
     state = tmp_path / "state"
     env = {
+        "SOURCES": "claude,codex",
+        "CODEX_HOME": str(codex),
         "CONVERSATIONS_DIR": str(conversations),
         "STATE_DIR": str(state),
         "CONTROL_PORT": "0",
@@ -73,9 +87,7 @@ def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path:
         "CHECKPOINT_EVERY_LINES": "50",
     }
     done = threading.Event()
-    thread = threading.Thread(
-        target=writer, args=(corpus, conversations, seed, 40.0, done), daemon=True
-    )
+    thread = threading.Thread(target=writer, args=(files, seed, 40.0, done), daemon=True)
     thread.start()
     kills = terms = 0
     while kills + terms < RESTARTS or not done.is_set():
@@ -117,7 +129,8 @@ def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path:
     assert clean.returncode == 0, clean.stderr[-2000:]
     final, expected = stored_points(state), stored_points(clean_state)
     assert len(expected) > 500
+    assert sum(p["agent"] == "codex" for p in expected.values()) > 100
     assert final.keys() == expected.keys(), f"seed {seed}: point ids differ"
     assert final == expected, f"seed {seed}: payloads differ"
-    for rel in SOURCES:  # the writer really wrote everything
-        assert (conversations / rel).read_bytes() == (corpus / rel).read_bytes()
+    for source, dest in files.items():  # the writer really wrote everything
+        assert dest.read_bytes() == source.read_bytes()

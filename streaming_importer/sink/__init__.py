@@ -38,6 +38,7 @@ __all__ = [
 #: Payload fields with a keyword index (exact-match filters).
 KEYWORD_FIELDS = (
     "source",
+    "agent",
     "project",
     "project_name",
     "session_id",
@@ -85,8 +86,8 @@ class Where:
     equals: Mapping[str, str | tuple[str, ...]] = dataclasses.field(default_factory=dict)
     since: str | None = None
     until: str | None = None
-    #: Fields that must not have these values.
-    differs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Fields that must not have this value (or any of these values).
+    differs: Mapping[str, str | tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,8 +147,8 @@ class Sink(Protocol):
         """Up to ``limit`` points that satisfy ``where``, in no set order (score 0)."""
         ...
 
-    def count(self) -> int:
-        """Points in the collection (0 if it does not exist)."""
+    def count(self, where: Where | None = None) -> int:
+        """Points in the collection that satisfy ``where`` (0 if it does not exist)."""
         ...
 
     def delete_path(self, source: str, path: str) -> None:

@@ -166,10 +166,11 @@ class EdgeSink:
         )
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
-    def count(self) -> int:
+    def count(self, where: Where | None = None) -> int:
         if self._shard is None:
             return 0
-        return int(self._shard.count(qe.CountRequest(exact=True)))
+        request = qe.CountRequest(filter=_filter(where) if where else None, exact=True)
+        return int(self._shard.count(request))
 
     def delete_path(self, source: str, path: str) -> None:
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(_path_filter(source, path)))
@@ -213,20 +214,23 @@ def _sparse(sparse: Sparse) -> Any:
 
 
 def _filter(where: Where) -> Any:
-    conditions: list[Any] = []
-    for key, value in where.equals.items():
-        match = qe.MatchAny(list(value)) if isinstance(value, tuple) else qe.MatchValue(value)
-        conditions.append(qe.FieldCondition(key, match=match))
+    conditions: list[Any] = [
+        qe.FieldCondition(key, match=_match(value)) for key, value in where.equals.items()
+    ]
     if where.since or where.until:
         conditions.append(
             qe.FieldCondition("timestamp", range=qe.RangeDateTime(gte=where.since, lt=where.until))
         )
     excluded: list[Any] = [
-        qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.differs.items()
+        qe.FieldCondition(key, match=_match(value)) for key, value in where.differs.items()
     ]
     if not conditions and not excluded:
         return None
     return qe.Filter(must=conditions or None, must_not=excluded or None)
+
+
+def _match(value: str | tuple[str, ...]) -> Any:
+    return qe.MatchAny(list(value)) if isinstance(value, tuple) else qe.MatchValue(value)
 
 
 def _path_filter(source: str, path: str) -> Any:

@@ -160,11 +160,14 @@ class ServerSink:
             )
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
-    def count(self) -> int:
+    def count(self, where: Where | None = None) -> int:
         if not self._exists:
             return 0
         with self._transient():
-            return int(self._client.count(self._collection, exact=True).count)
+            found = self._client.count(
+                self._collection, count_filter=_filter(where) if where else None, exact=True
+            )
+            return int(found.count)
 
     def delete_path(self, source: str, path: str) -> None:
         selector = models.FilterSelector(filter=_path_filter(source, path))
@@ -206,14 +209,9 @@ def _sparse(sparse: Sparse) -> models.SparseVector:
 
 
 def _filter(where: Where) -> models.Filter | None:
-    conditions: list[models.Condition] = []
-    for key, value in where.equals.items():
-        match: models.MatchAny | models.MatchValue = (
-            models.MatchAny(any=list(value))
-            if isinstance(value, tuple)
-            else models.MatchValue(value=value)
-        )
-        conditions.append(models.FieldCondition(key=key, match=match))
+    conditions: list[models.Condition] = [
+        models.FieldCondition(key=key, match=_match(value)) for key, value in where.equals.items()
+    ]
     if where.since or where.until:
         conditions.append(
             models.FieldCondition(
@@ -222,12 +220,17 @@ def _filter(where: Where) -> models.Filter | None:
             )
         )
     excluded: list[models.Condition] = [
-        models.FieldCondition(key=key, match=models.MatchValue(value=value))
-        for key, value in where.differs.items()
+        models.FieldCondition(key=key, match=_match(value)) for key, value in where.differs.items()
     ]
     if not conditions and not excluded:
         return None
     return models.Filter(must=conditions or None, must_not=excluded or None)
+
+
+def _match(value: str | tuple[str, ...]) -> models.MatchAny | models.MatchValue:
+    if isinstance(value, tuple):
+        return models.MatchAny(any=list(value))
+    return models.MatchValue(value=value)
 
 
 def _instant(iso: str | None) -> datetime.datetime | None:

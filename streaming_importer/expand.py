@@ -1,0 +1,102 @@
+"""The messages around a search hit, read from its transcript (MCP ``expand``). Blocking I/O.
+
+A hit names its transcript (``path``, as stored), the byte offset of its line
+and its ``turn``. A transcript that is a log (Claude Code, Codex) is read
+around the offset, at most :data:`WINDOW_BYTES` each way; one read whole (a
+Gemini CLI chat) is parsed whole and cut around the hit's turn. What the
+importer would not store (an excluded project, a forgotten or ``#no-index``
+session) is not shown either, and texts are redacted as when stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming_importer.config import Settings
+from streaming_importer.privacy import Privacy, Tombstones
+from streaming_importer.segment import parser_for
+from streaming_importer.source import locate
+from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
+
+__all__ = ["WINDOW_BYTES", "ExpandError", "messages_around"]
+
+#: Bytes read around a hit, each way, at most.
+WINDOW_BYTES = 4 << 20
+
+
+class ExpandError(Exception):
+    """The hit's transcript cannot be read: not one of ours, or gone."""
+
+
+def messages_around(
+    settings: Settings,
+    tombstones: Tombstones,
+    path: str,
+    offset: int,
+    before: int,
+    after: int,
+    turn: int | None = None,
+) -> list[dict[str, Any]]:
+    """The ``before`` messages before the hit and the hit's with ``after`` more."""
+    found = locate(settings.source_folders, path)
+    if found is None:
+        raise ExpandError(f"{path!r} is not a transcript in a folder that is read")
+    file, whole = found
+    if not file.is_file():
+        raise ExpandError(f"{path!r} does not exist (moved or deleted?)")
+    context = file_context_for(path)
+    limits = ParseLimits(
+        tool_result_max_chars=settings.tool_result_max_chars,
+        tool_call_max_chars=settings.tool_call_max_chars,
+        redact_secrets=settings.redact_secrets,
+    )
+    privacy = Privacy(settings.exclude_projects, tombstones)
+    parse = parser_for(context)
+    if whole:
+        if file.stat().st_size > settings.max_document_bytes:
+            raise ExpandError(f"{path!r} is larger than MAX_DOCUMENT_BYTES")
+        shown = _shown(parse(file.read_bytes(), context, limits).messages, context, privacy)
+        at = next((i for i, m in enumerate(shown) if turn is None or m.turn >= turn), len(shown))
+        return [_public(m) for m in shown[max(at - before, 0) : at + after + 1]]
+    with file.open("rb") as f:
+        start = max(offset - WINDOW_BYTES, 0)
+        f.seek(start)
+        earlier = f.read(offset - start).split(b"\n")
+        if start > 0:
+            earlier = earlier[1:]  # a partial first line
+        later = f.read(WINDOW_BYTES).split(b"\n")
+    previous: list[Message] = []
+    for line in earlier:
+        if line.strip():
+            result = parse(line, context, limits)
+            context = result.context
+            previous.extend(_shown(result.messages, context, privacy))
+    following: list[Message] = []
+    for line in later:
+        if line.strip():
+            result = parse(line, context, limits)
+            context = result.context
+            following.extend(_shown(result.messages, context, privacy))
+            if len(following) >= after + 1:
+                break
+    # The hit's own line starts ``following``: it is shown with ``after`` more.
+    return [_public(m) for m in (previous[-before:] if before else []) + following[: after + 1]]
+
+
+def _shown(messages: tuple[Message, ...], context: FileContext, privacy: Privacy) -> list[Message]:
+    """The messages that may be shown; a ``#no-index`` prompt hides its session from then on."""
+    for m in messages:
+        if privacy.marks_no_index(m):
+            privacy.tombstones.add_session(m.session_id)
+    return [m for m in messages if privacy.allows(m, context.rel_path)]
+
+
+def _public(m: Message) -> dict[str, Any]:
+    return {
+        "kind": m.kind,
+        "role": m.role,
+        "timestamp": m.timestamp,
+        "message_uuid": m.message_uuid,
+        "turn": m.turn,
+        "text": m.text,
+    }
