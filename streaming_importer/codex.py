@@ -47,8 +47,8 @@ import orjson
 from streaming_importer.assemble import Origin, Part, assemble
 from streaming_importer.injected import INJECTED
 from streaming_importer.parse import tool_call_text
-from streaming_importer.records import records_of
-from streaming_importer.stored_text import IMAGE_MARKER, clean
+from streaming_importer.records import parse_records
+from streaming_importer.stored_text import blocks_text, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
 __all__ = [
@@ -79,22 +79,13 @@ _CWD = re.compile(r"<cwd>\s*(.*?)\s*</cwd>|Current working directory:\s*(\S[^\n]
 _TOOL_CALLS = frozenset(
     {"function_call", "custom_tool_call", "local_shell_call", "web_search_call"}
 )
+_IMAGES = frozenset({"input_image", "image", "image_url"})
 _TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
 def parse_codex_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
     """Parse one rollout line (without its newline), enveloped or bare. Never raises."""
-    if not line.strip():
-        return ParseResult((), context)
-    records, error = records_of(line)
-    messages: list[Message] = []
-    for raw, record in records:
-        try:
-            found, context = _record(record, raw, context, limits)
-        except RecursionError:
-            return ParseResult(tuple(messages), context, "nested too deeply")
-        messages.extend(found)
-    return ParseResult(tuple(messages), context, error)
+    return parse_records(line, context, limits, _record)
 
 
 def _record(
@@ -208,19 +199,8 @@ def typed(text: str) -> list[Part]:
 
 
 def content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return clean(content)
-    if not isinstance(content, list):
-        return ""
-    texts: list[str] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") in ("input_image", "image", "image_url"):
-            texts.append(IMAGE_MARKER)
-        elif text := clean(_str(block.get("text")) or ""):
-            texts.append(text)
-    return "\n".join(texts)
+    """A message's text: every block with a ``text`` (``input_text``, ...), images marked."""
+    return blocks_text(content, images=_IMAGES)
 
 
 def call_text(item: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from streaming_importer.config import Settings
 from streaming_importer.privacy import Privacy, Tombstones
-from streaming_importer.segment import parser_for
+from streaming_importer.segment import Parser, parser_for
 from streaming_importer.source import locate
 from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
 
@@ -65,22 +65,31 @@ def messages_around(
         if start > 0:
             earlier = earlier[1:]  # a partial first line
         later = f.read(WINDOW_BYTES).split(b"\n")
-    previous: list[Message] = []
-    for line in earlier:
-        if line.strip():
-            result = parse(line, context, limits)
-            context = result.context
-            previous.extend(_shown(result.messages, context, privacy))
-    following: list[Message] = []
-    for line in later:
-        if line.strip():
-            result = parse(line, context, limits)
-            context = result.context
-            following.extend(_shown(result.messages, context, privacy))
-            if len(following) >= after + 1:
-                break
+    previous, context = _read(earlier, context, parse, limits, privacy)
+    following, _ = _read(later, context, parse, limits, privacy, enough=after + 1)
     # The hit's own line starts ``following``: it is shown with ``after`` more.
     return [_public(m) for m in (previous[-before:] if before else []) + following[: after + 1]]
+
+
+def _read(
+    lines: list[bytes],
+    context: FileContext,
+    parse: Parser,
+    limits: ParseLimits,
+    privacy: Privacy,
+    *,
+    enough: int | None = None,
+) -> tuple[list[Message], FileContext]:
+    """The messages of ``lines`` that may be shown (stopping at ``enough``), and the context."""
+    found: list[Message] = []
+    for line in lines:
+        if line.strip():
+            result = parse(line, context, limits)
+            context = result.context
+            found.extend(_shown(result.messages, context, privacy))
+            if enough is not None and len(found) >= enough:
+                break
+    return found, context
 
 
 def _shown(messages: tuple[Message, ...], context: FileContext, privacy: Privacy) -> list[Message]:

@@ -37,8 +37,8 @@ import orjson
 
 from streaming_importer.assemble import Origin, Part, assemble
 from streaming_importer.injected import prompt_kind
-from streaming_importer.records import records_of
-from streaming_importer.stored_text import IMAGE_MARKER, clean
+from streaming_importer.records import parse_records
+from streaming_importer.stored_text import IMAGE_MARKER, blocks_text, clean
 from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
 
 __all__ = ["parse_line", "tool_call_text"]
@@ -47,6 +47,8 @@ __all__ = ["parse_line", "tool_call_text"]
 _SKIPPED_TYPES = frozenset(
     {"progress", "file-history-snapshot", "queue-operation", "system", "custom-title"}
 )
+#: Block types of a tool result's content that are text, and that are images.
+_TEXTS, _IMAGES = frozenset({"text"}), frozenset({"image"})
 #: Tool-call arguments worth embedding, in the order they are shown.
 _TOOL_ARG_KEYS = (
     "command",
@@ -65,34 +67,17 @@ _TOOL_ARG_KEYS = (
 
 
 def parse_line(line: bytes, context: FileContext, limits: ParseLimits) -> ParseResult:
-    """Parse one line (without its newline). Never raises.
-
-    A line with several records glued together yields the messages of each,
-    in order; a damaged part is reported as the line's error (quarantined),
-    while the whole records on it are kept.
-    """
-    if not line.strip():
-        return ParseResult((), context)
-    records, error = records_of(line)
-    messages: list[Message] = []
-    for raw, record in records:
-        try:
-            result = _parse_record(record, raw, context, limits)
-        except RecursionError:
-            # Pathologically deep nesting inside a message's content.
-            return ParseResult(tuple(messages), context, "nested too deeply")
-        context = result.context
-        messages.extend(result.messages)
-    return ParseResult(tuple(messages), context, error)
+    """Parse one line (without its newline), each record glued on it too. Never raises."""
+    return parse_records(line, context, limits, _parse_record)
 
 
 def _parse_record(
     record: dict[str, Any], line: bytes, context: FileContext, limits: ParseLimits
-) -> ParseResult:
+) -> tuple[tuple[Message, ...], FileContext]:
     rtype = _str(record.get("type"))
     context = _learn(record, context)
     if rtype in _SKIPPED_TYPES or rtype is None:
-        return ParseResult((), context)
+        return (), context
 
     parts: list[Part] = []
     if rtype == "summary":
@@ -101,7 +86,7 @@ def _parse_record(
             parts.append(("summary", "system", summary, 0))
     elif rtype in ("user", "assistant"):
         if record.get("isMeta") is True:
-            return ParseResult((), context)
+            return (), context
         message = record.get("message")
         if isinstance(message, dict):
             if rtype == "user":
@@ -109,7 +94,7 @@ def _parse_record(
             else:
                 parts = _assistant_parts(message.get("content"), limits)
     if not parts:
-        return ParseResult((), context)
+        return (), context
     uuid = _str(record.get("uuid"))
     # Records without a uuid (``summary`` lines) are identified by their bytes,
     # which stay the same when the file is renamed or moved.
@@ -131,8 +116,7 @@ def _parse_record(
         is_sidechain=record.get("isSidechain") is True,
         is_compact_summary=record.get("isCompactSummary") is True,
     )
-    messages, context = assemble(parts, origin, context, limits)
-    return ParseResult(messages, context)
+    return assemble(parts, origin, context, limits)
 
 
 def _learn(record: dict[str, Any], context: FileContext) -> FileContext:
@@ -227,21 +211,7 @@ def tool_call_text(name: str, args: Any) -> str:
 
 
 def _tool_result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return clean(content)
-    if not isinstance(content, list):
-        return ""
-    texts: list[str] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "text":
-            text = clean(_str(block.get("text")) or "")
-            if text:
-                texts.append(text)
-        elif block.get("type") == "image":
-            texts.append(IMAGE_MARKER)
-    return "\n".join(texts)
+    return blocks_text(content, images=_IMAGES, texts=_TEXTS)
 
 
 def _str(value: Any) -> str | None:

@@ -11,11 +11,14 @@ the line is bad input when part of it is not a record.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-__all__ = ["records_of"]
+from streaming_importer.transcript import FileContext, Message, ParseLimits, ParseResult
+
+__all__ = ["RecordParser", "parse_records", "records_of"]
 
 #: Places tried when looking for a whole record at the end of a torn line.
 _SALVAGE_TRIES = 64
@@ -26,6 +29,34 @@ _SALVAGE_MAX_BYTES = 4 << 20
 _GLUED_MAX = 64
 
 Record = tuple[bytes, dict[str, Any]]
+#: One agent's parser of one record: (record, its bytes, context, limits) ->
+#: (its messages, the context after it).
+RecordParser = Callable[
+    [dict[str, Any], bytes, FileContext, ParseLimits], tuple[tuple[Message, ...], FileContext]
+]
+
+
+def parse_records(
+    line: bytes, context: FileContext, limits: ParseLimits, parse: RecordParser
+) -> ParseResult:
+    """The messages of every record of ``line`` (without its newline), by ``parse``. Never raises.
+
+    A line with several records glued together yields the messages of each,
+    in order; a damaged part is reported as the line's error (quarantined),
+    while the whole records on it are kept.
+    """
+    if not line.strip():
+        return ParseResult((), context)
+    records, error = records_of(line)
+    messages: list[Message] = []
+    for raw, record in records:
+        try:
+            found, context = parse(record, raw, context, limits)
+        except RecursionError:
+            # Pathologically deep nesting inside a message's content.
+            return ParseResult(tuple(messages), context, "nested too deeply")
+        messages.extend(found)
+    return ParseResult(tuple(messages), context, error)
 
 
 def records_of(line: bytes) -> tuple[list[Record], str | None]:

@@ -13,11 +13,12 @@ Pure.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from streaming_importer.redact import redact
 from streaming_importer.transcript import ParseLimits
 
-__all__ = ["IMAGE_MARKER", "as_stored", "cap", "clean"]
+__all__ = ["IMAGE_MARKER", "as_stored", "blocks_text", "cap", "clean"]
 
 #: Texts that carry no meaning of their own.
 _NOISE_TEXTS = frozenset(
@@ -45,6 +46,32 @@ def clean(text: str) -> str:
     if len(text) >= 200:
         text = _BASE64_RUN_RE.sub("[base64]", text)
     return text.strip()
+
+
+def blocks_text(
+    content: Any, *, images: frozenset[str], texts: frozenset[str] | None = None
+) -> str:
+    """The text of a message's ``content``: a string, or content blocks.
+
+    Blocks whose ``type`` is in ``images`` become :data:`IMAGE_MARKER`; the
+    ``text`` of the others (only of ``texts`` types, where given) is kept,
+    cleaned, one per line.
+    """
+    if isinstance(content, str):
+        return clean(content)
+    if not isinstance(content, list):
+        return ""
+    found: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") in images:
+            found.append(IMAGE_MARKER)
+        elif texts is None or block.get("type") in texts:
+            value = block.get("text")
+            if isinstance(value, str) and (text := clean(value)):
+                found.append(text)
+    return "\n".join(found)
 
 
 def cap(text: str, max_chars: int, dropped: int = 0) -> str:

@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+
+from streaming_importer.config import Settings
+from streaming_importer.mcp_server import Backend
 
 from .conftest import DEMO, OTHER_AGENTS, run_cli, start_cli, stored_points
 
@@ -352,3 +356,26 @@ def gemini_top(env: dict[str, str], query: str) -> str | None:
 
 
 GEMINI_SESSION = "37b7abef-713d-4522-85f0-8ff15a4e6d17"
+
+
+def test_mcp_expand_reads_around_a_codex_hit_and_a_gemini_hit(imported: dict[str, str]) -> None:
+    backend = Backend(Settings.from_env(imported))
+    points = stored_points(Path(imported["STATE_DIR"])).values()
+
+    def first(agent: str, text: str) -> dict[str, Any]:
+        return next(p for p in points if p["agent"] == agent and p["text"] == text)
+
+    hit = first("codex", "Can we continue from where we left off?")
+    around = backend.expand(hit["path"], hit["offset"], 1, 1, hit["turn"])
+    assert [m["text"] for m in around][1] == hit["text"]
+    assert around[0]["kind"] == "injected" and "<environment_context>" in around[0]["text"]
+    assert around[2]["kind"] == "answer"
+
+    hit = first("gemini-cli", "create hello.md file")  # a chat read whole: cut by turn
+    around = backend.expand(hit["path"], hit["offset"], 1, 1, hit["turn"])
+    assert [m["kind"] for m in around] == ["answer", "prompt", "tool_call"]
+    assert around[1]["text"] == "create hello.md file"
+
+    for outside in ("codex:../../../etc/passwd", "gemini:../projects.json"):
+        with pytest.raises(ToolError, match="not a transcript"):
+            backend.expand(outside, 0, 1, 1)
