@@ -53,6 +53,8 @@ from streaming_importer.sink import Sink
 from streaming_importer.store_stage import StoreStage
 from streaming_importer.tracking import Cursor
 from streaming_importer.transcript import ParseLimits
+from streaming_importer.web import WebServer
+from streaming_importer.web_auth import WebAuth
 
 __all__ = ["BATCH_QUEUE", "Importer"]
 
@@ -180,14 +182,20 @@ class Importer:
             self._stop.set()
 
     async def run(
-        self, *, once: bool, handle_signals: bool = False, serve_control: bool = False
+        self,
+        *,
+        once: bool,
+        handle_signals: bool = False,
+        serve_control: bool = False,
+        serve_only: bool = False,
     ) -> ExitCode:
         """Import until done (``once``) or until asked to stop; returns the exit code.
 
         With ``handle_signals``, the first SIGINT or SIGTERM asks for a
         graceful stop that must end within ``SHUTDOWN_TIMEOUT_S``; a second one
         exits at once, which is safe because the checkpoint is never ahead of
-        the store. With ``serve_control``, the control port answers meanwhile.
+        the store. With ``serve_control``, the control port answers meanwhile;
+        ``serve_only`` answers it (and the web page) without importing, until stopped.
         """
         mem = memory.sample()
         logger.info(
@@ -197,7 +205,7 @@ class Importer:
             mem.anon_mb,
         )
         try:
-            await self._run(once, handle_signals, serve_control)
+            await self._run(once, handle_signals, serve_control, serve_only)
         except BaseExceptionGroup as group:
             # anyio wraps what a task raised; an error the program knows (the
             # store lost past its retry window, an unwritable checkpoint) is
@@ -208,7 +216,9 @@ class Importer:
             raise known from None
         return ExitCode.MEMORY_CEILING if self.monitor.over_ceiling else ExitCode.OK
 
-    async def _run(self, once: bool, handle_signals: bool, serve_control: bool) -> None:
+    async def _run(
+        self, once: bool, handle_signals: bool, serve_control: bool, serve_only: bool
+    ) -> None:
         settings = self.settings
         server = ControlServer(
             settings.state_dir,
@@ -216,6 +226,10 @@ class Importer:
             port=settings.control_port,
             host=settings.control_host,
         )
+        web = None
+        if serve_control and settings.web_port is not None:
+            web = WebServer(self.routes.answer, WebAuth(), port=settings.web_port)
+            self.routes.login_url = web.login_url
         async with self.monitor.serving():
             items_send, items_recv = anyio.create_memory_object_stream[Item](
                 settings.queue_max_items
@@ -225,16 +239,24 @@ class Importer:
                 with anyio.CancelScope() as pipeline:
                     if handle_signals:
                         outer.start_soon(self._watch_signals, pipeline)
+                    if web is not None:
+                        # Listening before the control port says where this run is.
+                        await outer.start(web.serve)
                     if serve_control:
                         await outer.start(server.serve)
                     outer.start_soon(self.monitor.run)
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(self.intake.run, items_send, once)
-                        tg.start_soon(self.embed.run, items_recv, batch_send)
-                        tg.start_soon(self.store.run, batch_recv)
+                    if serve_only:
+                        await self._stop.wait()
+                    else:
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(self.intake.run, items_send, once)
+                            tg.start_soon(self.embed.run, items_recv, batch_send)
+                            tg.start_soon(self.store.run, batch_recv)
                 # Every forget asked for is answered before the port closes.
                 await self.routes.settle(settings.shutdown_timeout_s)
                 await server.close()
+                if web is not None:
+                    await web.close()
                 outer.cancel_scope.cancel()
             if self.monitor.over_ceiling is not None:
                 self.ledger.count(Counts(memory_ceiling_exits=1))

@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         release_stop_signals()
         if STOP.is_set():
             return 128 + signal.SIGINT
-    quiet = args.command in ("search", "status", "forget", "mcp")
+    quiet = args.command in ("search", "status", "forget", "mcp", "web")
     console = setup_logging(settings.log_level, settings.log_format, quiet=quiet)
     try:
         if args.command == "search":
@@ -56,12 +56,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return cli_query.status(settings, args)
         if args.command == "forget":
             return cli_query.forget(settings, args)
+        if args.command == "web":
+            return cli_query.web(settings, args)
         if args.command == "reindex":
             return cli_import.reindex(settings, console)
         if args.command == "mcp":
             from streaming_importer.mcp_server import serve_stdio
 
             return serve_stdio(settings)
+        if args.command == "serve":
+            return cli_import.import_(settings, once=False, console=console, serve_only=True)
         return cli_import.import_(settings, once=args.once, console=console)
     except ImporterError as e:
         logger.error("%s", e)
@@ -147,6 +151,15 @@ def _parser() -> argparse.ArgumentParser:
         "or from an older version)",
     )
     sub.add_parser("mcp", help="serve search to Claude Code over MCP (stdio)")
+    sub.add_parser(
+        "serve",
+        help="answer search and the web page from STATE_DIR without importing (when no "
+        "importer runs); `web` prints the page's link",
+    )
+    web = sub.add_parser(
+        "web", help="print (and open) a one-time link to the running importer's web page"
+    )
+    web.add_argument("--no-open", action="store_true", help="print the link only")
     status = sub.add_parser("status", help="what is imported and what is pending")
     status.add_argument("--json", action="store_true", help="print a JSON object")
     return parser

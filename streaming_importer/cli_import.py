@@ -53,9 +53,14 @@ def _check_folders(settings: Settings) -> None:
             )
 
 
-def import_(settings: Settings, *, once: bool, console: Any) -> int:
-    """Import (``once``: what is new, then exit; else until stopped); the exit code."""
-    _check_folders(settings)
+def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = False) -> int:
+    """Import (``once``: what is new, then exit; else until stopped); the exit code.
+
+    ``serve_only`` (``serve``): import nothing; answer the control port and
+    the web page from the state folder's store until stopped.
+    """
+    if not serve_only:
+        _check_folders(settings)
     settings.log_summary(logging.getLogger("streaming_importer.config"))
     make_private(settings.state_dir)
     with state_lock(settings.state_dir), _early_signals() as early_stop:
@@ -75,7 +80,9 @@ def import_(settings: Settings, *, once: bool, console: Any) -> int:
                     settings, embedder, sink, state, progress=progress, early_stop=early_stop
                 )
                 code = anyio.run(
-                    lambda: importer.run(once=once, handle_signals=True, serve_control=True)
+                    lambda: importer.run(
+                        once=once, handle_signals=True, serve_control=True, serve_only=serve_only
+                    )
                 )
             try:
                 points: int | None = sink.count()

@@ -28,7 +28,7 @@ from streaming_importer.sink import Sink, check_identity, check_schema, open_sin
 from streaming_importer.statedir import make_private, state_lock
 from streaming_importer.values import parse_duration
 
-__all__ = ["forget", "search_command", "status"]
+__all__ = ["forget", "search_command", "status", "web"]
 
 
 def search_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,6 +140,26 @@ def _ask_running_importer(
         raise ConfigError(str(e)) from e
     except OSError as e:
         raise StoreLockedError(f"{locked}, and no running importer answers ({e})") from e
+
+
+def web(settings: Settings, args: argparse.Namespace) -> int:
+    """``web``: a one-time link to the running importer's page, printed and opened."""
+    try:
+        answer = query_running(settings.runtime_path, "/web-login", {}, method="POST")
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    except OSError as e:
+        raise StoreLockedError(
+            f"no running importer answers in STATE_DIR={settings.state_dir} ({e}): "
+            "start `python -m streaming_importer` first"
+        ) from e
+    url = str(answer["url"])
+    print(url)  # noqa: T201
+    if not args.no_open:
+        import webbrowser
+
+        webbrowser.open(url)
+    return ExitCode.OK
 
 
 def forget(settings: Settings, args: argparse.Namespace) -> int:

@@ -115,6 +115,9 @@ class Settings:
     control_port: int | None
     #: Address of that TCP port (loopback unless opened on purpose, in a container).
     control_host: str
+    #: Loopback port of the web page while the importer runs (0: any free
+    #: one); None: no page.
+    web_port: int | None
     #: Hard time limit of one MCP tool call, in seconds.
     mcp_call_timeout_s: float
     #: Port of ``/metrics`` (Prometheus) and ``/health``; None: not served.
@@ -172,6 +175,7 @@ class Settings:
             search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", values.parse_duration),
             control_port=env.optional("CONTROL_PORT", values.parse_port),
             control_host=env.get("CONTROL_HOST", "127.0.0.1", values.parse_nonempty),
+            web_port=env.get("WEB_PORT", "0", values.parse_web_port),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
             store_retry_timeout_s=env.float(

@@ -51,6 +51,7 @@ from streaming_importer.errors import StoreUnavailableError
 
 __all__ = [
     "ControlServer",
+    "Gate",
     "Handler",
     "MethodNotAllowed",
     "NotFound",
@@ -82,6 +83,40 @@ class Unavailable(Exception):
     """The importer cannot do it now: stopping, say (503)."""
 
 
+class Gate:
+    """The requests in flight on one server: at most :data:`MAX_CONNECTIONS`.
+
+    :meth:`close` stops accepting, lets open requests finish for a grace
+    period, then ends them.
+    """
+
+    def __init__(self) -> None:
+        self.active = 0
+        self._idle = anyio.Event()
+        #: Entered around the accept loops, and around the requests' task group.
+        self.accepting = anyio.CancelScope()
+        self.requests = anyio.CancelScope()
+
+    def full(self) -> bool:
+        return self.active >= MAX_CONNECTIONS
+
+    def enter(self) -> None:
+        self.active += 1
+        self._idle = anyio.Event()
+
+    def leave(self) -> None:
+        self.active -= 1
+        if not self.active:
+            self._idle.set()
+
+    async def close(self, grace_s: float) -> None:
+        self.accepting.cancel()
+        if self.active:
+            with anyio.move_on_after(grace_s):
+                await self._idle.wait()
+        self.requests.cancel()
+
+
 class ControlServer:
     """Serves a handler on the state folder's socket (and a TCP port, with a token)."""
 
@@ -91,10 +126,7 @@ class ControlServer:
         self._port = port
         self._host = host
         self._token = ""
-        self._active = 0
-        self._idle = anyio.Event()
-        self._accepting = anyio.CancelScope()
-        self._connections = anyio.CancelScope()
+        self._gate = Gate()
         #: The TCP port bound, if any.
         self.port: int | None = None
 
@@ -132,9 +164,9 @@ class ControlServer:
             logger.info("answering on %s:%d too (token in %s)", self._host, self.port, TOKEN_NAME)
         task_status.started()
         try:
-            with self._connections:
+            with self._gate.requests:
                 async with anyio.create_task_group() as connections:
-                    with self._accepting:
+                    with self._gate.accepting:
                         async with anyio.create_task_group() as accept:
                             for listener, needs_token in listeners:
                                 accept.start_soon(self._accept, listener, needs_token, connections)
@@ -143,11 +175,7 @@ class ControlServer:
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop accepting; let open requests finish for up to ``grace_s``, then end them."""
-        self._accepting.cancel()
-        if self._active:
-            with anyio.move_on_after(grace_s):
-                await self._idle.wait()
-        self._connections.cancel()
+        await self._gate.close(grace_s)
 
     def _runtime(self, has_socket: bool) -> dict[str, Any]:
         # Names no path: the client finds the socket and token beside the file.
@@ -198,14 +226,13 @@ class ControlServer:
         async with listener:
             while True:
                 stream = await listener.accept()
-                if self._active >= MAX_CONNECTIONS:
+                if self._gate.full():
                     await answer(
                         stream, 503, {"error": "busy: too many open requests"}, timeout_s=1.0
                     )
                     await stream.aclose()
                     continue
-                self._active += 1
-                self._idle = anyio.Event()
+                self._gate.enter()
                 connections.start_soon(self._serve_one, stream, needs_token)
 
     async def _serve_one(self, stream: SocketStream, needs_token: bool) -> None:
@@ -216,9 +243,7 @@ class ControlServer:
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             return  # the client hung up: nobody to answer
         finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
+            self._gate.leave()
 
     async def _respond(self, stream: SocketStream, needs_token: bool) -> tuple[int, Any]:
         try:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import orjson
 from anyio.abc import SocketStream
 
-__all__ = ["MAX_REQUEST_BYTES", "Refused", "Request", "answer", "read_request"]
+__all__ = ["MAX_REQUEST_BYTES", "Refused", "Request", "answer", "read_request", "send"]
 
 MAX_REQUEST_BYTES = 16 << 10
 
@@ -84,13 +85,27 @@ def _body_params(body: bytes, content_type: str) -> dict[str, str]:
 
 async def answer(stream: SocketStream, status: int, body: Any, *, timeout_s: float) -> None:
     """Send ``body`` as JSON with ``status``; give up after ``timeout_s``."""
-    payload = orjson.dumps(body)
+    await send(stream, status, orjson.dumps(body), "application/json", timeout_s=timeout_s)
+
+
+async def send(
+    stream: SocketStream,
+    status: int,
+    payload: bytes,
+    content_type: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float,
+) -> None:
+    """Send ``payload`` with ``status`` and ``headers``; give up after ``timeout_s``."""
     reason = http.client.responses.get(status, "Error")
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         "Cache-Control: no-store\r\n"
         "X-Content-Type-Options: nosniff\r\n"
+        f"{extra}"
         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     )
     # A client that does not read its answer is not waited for.

@@ -10,6 +10,8 @@ session) is not shown either, and texts are redacted as when stored.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 from streaming_importer.config import Settings
@@ -18,7 +20,7 @@ from streaming_importer.segment import Parser, parser_for
 from streaming_importer.source import locate
 from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
 
-__all__ = ["WINDOW_BYTES", "ExpandError", "messages_around"]
+__all__ = ["WINDOW_BYTES", "ExpandError", "Transcript", "messages_around", "open_transcript"]
 
 #: Bytes read around a hit, each way, at most.
 WINDOW_BYTES = 4 << 20
@@ -28,16 +30,44 @@ class ExpandError(Exception):
     """The hit's transcript cannot be read: not one of ours, or gone."""
 
 
-def messages_around(
-    settings: Settings,
-    tombstones: Tombstones,
-    path: str,
-    offset: int,
-    before: int,
-    after: int,
-    turn: int | None = None,
-) -> list[dict[str, Any]]:
-    """The ``before`` messages before the hit and the hit's with ``after`` more."""
+@dataclasses.dataclass(slots=True)
+class Transcript:
+    """A transcript opened to be read as it was stored (redacted, rules applied)."""
+
+    path: Path
+    #: Read whole (a Gemini chat), not by lines.
+    whole: bool
+    context: FileContext
+    limits: ParseLimits
+    privacy: Privacy
+    parse: Parser
+
+    def document(self, max_bytes: int) -> list[Message]:
+        """Every message of a transcript read whole that may be shown."""
+        if self.path.stat().st_size > max_bytes:
+            raise ExpandError(f"{self.context.rel_path!r} is larger than MAX_DOCUMENT_BYTES")
+        result = self.parse(self.path.read_bytes(), self.context, self.limits)
+        return self.shown(result.messages, self.context)
+
+    def shown(
+        self, messages: tuple[Message, ...], context: FileContext, kinds: tuple[str, ...] = ()
+    ) -> list[Message]:
+        """The messages that may be shown (of ``kinds``, if given).
+
+        A ``#no-index`` prompt hides its session from then on.
+        """
+        for m in messages:
+            if self.privacy.marks_no_index(m):
+                self.privacy.tombstones.add_session(m.session_id)
+        return [
+            m
+            for m in messages
+            if self.privacy.allows(m, context.rel_path) and (not kinds or m.kind in kinds)
+        ]
+
+
+def open_transcript(settings: Settings, tombstones: Tombstones, path: str) -> Transcript:
+    """The transcript stored as ``path``; ExpandError if it is not one of ours, or gone."""
     found = locate(settings.source_folders, path)
     if found is None:
         raise ExpandError(f"{path!r} is not a transcript in a folder that is read")
@@ -51,53 +81,50 @@ def messages_around(
         redact_secrets=settings.redact_secrets,
     )
     privacy = Privacy(settings.exclude_projects, tombstones)
-    parse = parser_for(context)
-    if whole:
-        if file.stat().st_size > settings.max_document_bytes:
-            raise ExpandError(f"{path!r} is larger than MAX_DOCUMENT_BYTES")
-        shown = _shown(parse(file.read_bytes(), context, limits).messages, context, privacy)
+    return Transcript(file, whole, context, limits, privacy, parser_for(context))
+
+
+def messages_around(
+    settings: Settings,
+    tombstones: Tombstones,
+    path: str,
+    offset: int,
+    before: int,
+    after: int,
+    turn: int | None = None,
+) -> list[dict[str, Any]]:
+    """The ``before`` messages before the hit and the hit's with ``after`` more."""
+    transcript = open_transcript(settings, tombstones, path)
+    if transcript.whole:
+        shown = transcript.document(settings.max_document_bytes)
         at = next((i for i, m in enumerate(shown) if turn is None or m.turn >= turn), len(shown))
         return [_public(m) for m in shown[max(at - before, 0) : at + after + 1]]
-    with file.open("rb") as f:
+    with transcript.path.open("rb") as f:
         start = max(offset - WINDOW_BYTES, 0)
         f.seek(start)
         earlier = f.read(offset - start).split(b"\n")
         if start > 0:
             earlier = earlier[1:]  # a partial first line
         later = f.read(WINDOW_BYTES).split(b"\n")
-    previous, context = _read(earlier, context, parse, limits, privacy)
-    following, _ = _read(later, context, parse, limits, privacy, enough=after + 1)
+    previous, context = _read(transcript, earlier, transcript.context)
+    following, _ = _read(transcript, later, context, enough=after + 1)
     # The hit's own line starts ``following``: it is shown with ``after`` more.
     return [_public(m) for m in (previous[-before:] if before else []) + following[: after + 1]]
 
 
 def _read(
-    lines: list[bytes],
-    context: FileContext,
-    parse: Parser,
-    limits: ParseLimits,
-    privacy: Privacy,
-    *,
-    enough: int | None = None,
+    transcript: Transcript, lines: list[bytes], context: FileContext, *, enough: int | None = None
 ) -> tuple[list[Message], FileContext]:
     """The messages of ``lines`` that may be shown (stopping at ``enough``), and the context."""
     found: list[Message] = []
     for line in lines:
         if line.strip():
-            result = parse(line, context, limits)
+            result = transcript.parse(line, context, transcript.limits)
             context = result.context
-            found.extend(_shown(result.messages, context, privacy))
+            found.extend(transcript.shown(result.messages, context))
             if enough is not None and len(found) >= enough:
                 break
     return found, context
-
-
-def _shown(messages: tuple[Message, ...], context: FileContext, privacy: Privacy) -> list[Message]:
-    """The messages that may be shown; a ``#no-index`` prompt hides its session from then on."""
-    for m in messages:
-        if privacy.marks_no_index(m):
-            privacy.tombstones.add_session(m.session_id)
-    return [m for m in messages if privacy.allows(m, context.rel_path)]
 
 
 def _public(m: Message) -> dict[str, Any]:

@@ -95,6 +95,14 @@ class Privacy:
                 for rule in self.exclude_globs
                 for pattern in (rule.replace("/", "-"), "*-" + rule)
             )
+        return self.allows_session(message.session_id, project)
+
+    def allows_session(self, session_id: str, project: str | None) -> bool:
+        """Whether a session of ``project`` may be shown at all (not forgotten nor excluded)."""
+        if self.tombstones.cover(session_id, project):
+            return False
+        if project is None:
+            return True
         name = PurePosixPath(project).name
         return not any(
             fnmatch.fnmatchcase(project, glob) or fnmatch.fnmatchcase(name, glob)

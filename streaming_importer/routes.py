@@ -21,10 +21,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from streaming_importer.browse import page, sessions
 from streaming_importer.config import Settings
 from streaming_importer.control import MethodNotAllowed, NotFound, Unavailable
 from streaming_importer.counters import Stats
 from streaming_importer.embed import Embedder
+from streaming_importer.expand import ExpandError
 from streaming_importer.intake import Intake
 from streaming_importer.items import Forget
 from streaming_importer.ledger import Ledger
@@ -67,12 +69,20 @@ class Routes:
         self._model_thread = model_thread
         self._store_thread = store_thread
         self._lexical = Bm25Encoder()
+        #: Makes a one-time link to the web page, while it is served.
+        self.login_url: Callable[[], str] | None = None
         #: Forgets asked for and not yet answered.
         self._pending: set[Forget] = set()
         self._settled = False
 
     async def answer(self, method: str, path: str, params: dict[str, str]) -> Any:
         """A JSON-able answer; NotFound, MethodNotAllowed, ValueError for bad parameters."""
+        if path == "/web-login":
+            if method != "POST":
+                raise MethodNotAllowed("a login link is made with POST")
+            if self.login_url is None:
+                raise Unavailable("the web page is not served (WEB_PORT=off)")
+            return {"url": self.login_url()}
         if path == "/forget":
             if method != "POST":
                 raise MethodNotAllowed("forget deletes: use POST")
@@ -89,6 +99,25 @@ class Routes:
             return await self._status()
         if path == "/health":
             return self._health()
+        if path == "/sessions":
+            return await self._browse(
+                sessions,
+                self._settings,
+                dict(self._ledger.state.files),
+                self._ledger.state.forgotten,
+                project=params.get("project") or None,
+                start=int(params.get("start", "0")),
+                limit=int(params.get("limit", "50")),
+            )
+        if path == "/transcript":
+            return await self._browse(
+                page,
+                self._settings,
+                self._ledger.state.forgotten,
+                params.get("path", ""),
+                int(params.get("offset", "0")),
+                int(params.get("limit", "100")),
+            )
         if path == "/session":
             session_id = params.get("id", "")
             if not session_id:
@@ -130,6 +159,13 @@ class Routes:
         for forget in list(self._pending):
             if not forget.done.is_set():
                 forget.fail(f"the importer stopped before {forget.describe()} was forgotten")
+
+    async def _browse(self, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``read`` (blocking file I/O) in a worker thread; a transcript gone is a 404."""
+        try:
+            return await anyio.to_thread.run_sync(lambda: read(*args, **kwargs))
+        except ExpandError as e:
+            raise NotFound(str(e)) from None
 
     async def _search(self, query: SearchQuery) -> list[dict[str, Any]]:
         dense = None

@@ -26,6 +26,7 @@ __all__ = [
     "parse_search_mode",
     "parse_sources",
     "parse_url",
+    "parse_web_port",
 ]
 
 #: How a search ranks: both rankings fused, the model alone, BM25 alone.
@@ -97,6 +98,11 @@ def parse_sources(value: str) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"expected a comma-separated list of {', '.join(SOURCE_NAMES)}")
     return tuple(n for n in SOURCE_NAMES if n in names)
+
+
+def parse_web_port(value: str) -> int | None:
+    """A port, ``0`` for any free one, or ``off``."""
+    return None if value.lower() == "off" else parse_port(value)
 
 
 def parse_search_mode(value: str) -> str:
