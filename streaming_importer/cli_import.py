@@ -32,35 +32,14 @@ __all__ = ["import_", "reindex"]
 logger = logging.getLogger(__name__)
 
 
-#: The variable that names each source's folder, and the part below it read.
-_FOLDER_VARIABLES = {
-    "claude": ("CONVERSATIONS_DIR", ""),
-    "codex": ("CODEX_HOME", "sessions"),
-    "gemini": ("GEMINI_DIR", "tmp"),
-}
-
-
-def _check_folders(settings: Settings) -> None:
-    """Raise ConfigError naming the variable if a source's folder is missing."""
-    for source in settings.source_folders:
-        if not source.root.is_dir():
-            variable, below = _FOLDER_VARIABLES[source.name]
-            value = source.root.parent if below else source.root
-            where = f" (its {below}/ folder)" if below else ""
-            raise ConfigError(
-                f"{variable}={str(value)!r}{where} does not exist or is not a folder "
-                f"(SOURCES={','.join(settings.sources)})"
-            )
-
-
 def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = False) -> int:
     """Import (``once``: what is new, then exit; else until stopped); the exit code.
 
     ``serve_only`` (``serve``): import nothing; answer the control port and
     the web page from the state folder's store until stopped.
     """
-    if not serve_only:
-        _check_folders(settings)
+    if not serve_only and (missing := settings.missing_folder()):
+        raise ConfigError(missing)
     settings.log_summary(logging.getLogger("streaming_importer.config"))
     make_private(settings.state_dir)
     with state_lock(settings.state_dir), _early_signals() as early_stop:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from streaming_importer import values
 from streaming_importer.errors import ConfigError
 from streaming_importer.source import Source
-from streaming_importer.values import SEARCH_MODES
+from streaming_importer.values import SEARCH_MODES, SOURCE_NAMES
 
 __all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings"]
 
@@ -26,6 +26,12 @@ __all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings"]
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _T = TypeVar("_T")
+#: Each source: the variable naming its folder, that setting, and the part below it read.
+_SOURCE_FOLDERS = {
+    "claude": ("CONVERSATIONS_DIR", "conversations_dir", ""),
+    "codex": ("CODEX_HOME", "codex_home", "sessions"),
+    "gemini": ("GEMINI_DIR", "gemini_dir", "tmp"),
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,11 +144,11 @@ class Settings:
         """Build settings from ``environ``; raise ConfigError on the first bad value."""
         env = _Env(environ)
         settings = cls(
-            conversations_dir=(claude := env.path("CONVERSATIONS_DIR", "~/.claude/projects")),
-            codex_home=(codex := env.path("CODEX_HOME", "~/.codex")),
-            gemini_dir=(gemini := env.path("GEMINI_DIR", "~/.gemini")),
-            sources=env.optional("SOURCES", values.parse_sources)
-            or _present(claude=claude, codex=codex / "sessions", gemini=gemini / "tmp"),
+            conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
+            codex_home=env.path("CODEX_HOME", "~/.codex"),
+            gemini_dir=env.path("GEMINI_DIR", "~/.gemini"),
+            # Unset: decided below, from which folders exist.
+            sources=env.optional("SOURCES", values.parse_sources) or (),
             state_dir=(state_dir := env.path("STATE_DIR", "./state")),
             models_dir=env.path("MODELS_DIR", str(state_dir / "models")),
             qdrant_url=env.optional("QDRANT_URL", values.parse_url),
@@ -196,17 +202,35 @@ class Settings:
                 f"CHUNK_OVERLAP_TOKENS={str(settings.chunk_overlap_tokens)!r} must be less than "
                 f"half of CHUNK_MAX_TOKENS={str(settings.chunk_max_tokens)!r}"
             )
+        if not settings.sources:
+            # Every source whose folder exists; Claude Code's if none does (so
+            # its absence is what gets reported).
+            present = tuple(s.name for s in settings._folders(SOURCE_NAMES) if s.root.is_dir())
+            settings = dataclasses.replace(settings, sources=present or ("claude",))
         return settings
 
     @property
     def source_folders(self) -> tuple[Source, ...]:
         """The folder of each source read."""
-        roots = {
-            "claude": self.conversations_dir,
-            "codex": self.codex_home / "sessions",
-            "gemini": self.gemini_dir / "tmp",
-        }
-        return tuple(Source(name, roots[name]) for name in self.sources)
+        return self._folders(self.sources)
+
+    def _folders(self, names: tuple[str, ...]) -> tuple[Source, ...]:
+        return tuple(
+            Source(name, getattr(self, _SOURCE_FOLDERS[name][1]) / _SOURCE_FOLDERS[name][2])
+            for name in names
+        )
+
+    def missing_folder(self) -> str | None:
+        """What is wrong if the folder of a source read does not exist (naming the variable)."""
+        for source in self.source_folders:
+            if not source.root.is_dir():
+                variable, field, below = _SOURCE_FOLDERS[source.name]
+                where = f" (its {below}/ folder)" if below else ""
+                return (
+                    f"{variable}={str(getattr(self, field))!r}{where} does not exist or is not "
+                    f"a folder (SOURCES={','.join(self.sources)})"
+                )
+        return None
 
     # Derived paths: one place decides the layout of the state folder.
     @property
@@ -237,11 +261,6 @@ class Settings:
                 value = values.mask_url(value)
             parts.append(f"{field.name.upper()}={value}")
         logger.info("settings: %s", " ".join(parts))
-
-
-def _present(**folders: Path) -> tuple[str, ...]:
-    """The sources whose folder exists; Claude Code's if none does (its absence is reported)."""
-    return tuple(name for name, folder in folders.items() if folder.is_dir()) or ("claude",)
 
 
 class _Env:

@@ -22,8 +22,9 @@ token nor read an answer.
 Every request is bounded: :data:`MAX_CONNECTIONS` at once (more are answered
 503 at once), :data:`READ_TIMEOUT_S` to send the request, 16 KB of head and
 body (:mod:`~streaming_importer.control_http`). A handler's error becomes a
-JSON error with its status (400 bad input, 404, 405, 503 while the store does
-not answer, 500 otherwise, logged once); it never ends the importer.
+JSON error with its status (:func:`~streaming_importer.serving.error_answer`:
+400 bad input, 404, 405, 503 while the store does not answer, 500 otherwise,
+logged once); it never ends the importer.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import os
 import secrets
 import socket
 import struct
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,75 +46,23 @@ import anyio.abc
 from anyio.abc import SocketListener, SocketStream, TaskStatus
 
 from streaming_importer.control_client import RUNTIME_NAME, SOCKET_NAME, TOKEN_NAME, read_runtime
-from streaming_importer.control_http import Refused, Request, answer, read_request
-from streaming_importer.errors import StoreUnavailableError
+from streaming_importer.control_http import Request, answer, read_request
+from streaming_importer.serving import (
+    READ_TIMEOUT_S,
+    Gate,
+    Handler,
+    MethodNotAllowed,
+    Refused,
+    check_loopback_host,
+    error_answer,
+)
 
-__all__ = [
-    "ControlServer",
-    "Gate",
-    "Handler",
-    "MethodNotAllowed",
-    "NotFound",
-    "Unavailable",
-]
+__all__ = ["ControlServer"]
 
 logger = logging.getLogger(__name__)
 
-#: Answers (method, path, params) with a JSON-able value; raises the errors below.
-Handler = Callable[[str, str, dict[str, str]], Awaitable[Any]]
-
-MAX_CONNECTIONS = 16
-READ_TIMEOUT_S = 5.0
-#: Names a loopback Host header may carry (with or without a port).
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 #: Room for a socket path in ``sockaddr_un`` (108 bytes on Linux, with its NUL).
 _SUN_PATH_MAX = 107
-
-
-class NotFound(LookupError):
-    """No such endpoint or thing (404)."""
-
-
-class MethodNotAllowed(Exception):
-    """The endpoint takes another method (405)."""
-
-
-class Unavailable(Exception):
-    """The importer cannot do it now: stopping, say (503)."""
-
-
-class Gate:
-    """The requests in flight on one server: at most :data:`MAX_CONNECTIONS`.
-
-    :meth:`close` stops accepting, lets open requests finish for a grace
-    period, then ends them.
-    """
-
-    def __init__(self) -> None:
-        self.active = 0
-        self._idle = anyio.Event()
-        #: Entered around the accept loops, and around the requests' task group.
-        self.accepting = anyio.CancelScope()
-        self.requests = anyio.CancelScope()
-
-    def full(self) -> bool:
-        return self.active >= MAX_CONNECTIONS
-
-    def enter(self) -> None:
-        self.active += 1
-        self._idle = anyio.Event()
-
-    def leave(self) -> None:
-        self.active -= 1
-        if not self.active:
-            self._idle.set()
-
-    async def close(self, grace_s: float) -> None:
-        self.accepting.cancel()
-        if self.active:
-            with anyio.move_on_after(grace_s):
-                await self._idle.wait()
-        self.requests.cancel()
 
 
 class ControlServer:
@@ -256,31 +204,13 @@ class ControlServer:
             if request.method not in ("GET", "POST"):
                 raise MethodNotAllowed(f"{request.method} is not answered here")
             return 200, await self._handler(request.method, request.path, request.params)
-        except Refused as e:
-            return e.status, {"error": str(e)}
-        except TimeoutError:
-            return 408, {"error": f"the request did not arrive within {READ_TIMEOUT_S:.0f} s"}
-        except NotFound as e:
-            return 404, {"error": str(e)}
-        except MethodNotAllowed as e:
-            return 405, {"error": str(e)}
-        except LookupError as e:
-            return 404, {"error": str(e)}
-        except ValueError as e:
-            return 400, {"error": str(e)}
-        except (StoreUnavailableError, Unavailable) as e:
-            return 503, {"error": str(e)}
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise
         except Exception as e:
-            logger.exception("the control request failed")
-            return 500, {"error": f"internal error: {type(e).__name__}"}
+            return error_answer(e)
 
     def _check_tcp(self, request: Request) -> None:
-        host = request.headers.get("host", "")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name.lower() not in LOOPBACK_HOSTS:
-            raise Refused(403, f"Host {host!r} is not a loopback name")
+        check_loopback_host(request)
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), self._token.encode()):
             raise Refused(401, f"a valid token is required (see {TOKEN_NAME} in STATE_DIR)")

@@ -23,7 +23,6 @@ import anyio.to_thread
 
 from streaming_importer.browse import page, sessions
 from streaming_importer.config import Settings
-from streaming_importer.control import MethodNotAllowed, NotFound, Unavailable
 from streaming_importer.counters import Stats
 from streaming_importer.embed import Embedder
 from streaming_importer.expand import ExpandError
@@ -35,6 +34,7 @@ from streaming_importer.query import SearchQuery
 from streaming_importer.report import points_by_agent, status_report
 from streaming_importer.results import session_summary
 from streaming_importer.search import find
+from streaming_importer.serving import MethodNotAllowed, NotFound, Unavailable
 from streaming_importer.sink import Sink
 from streaming_importer.store_stage import StoreStage
 

@@ -29,17 +29,18 @@ import anyio.abc
 import orjson
 from anyio.abc import SocketListener, SocketStream, TaskStatus
 
-from streaming_importer.control import (
-    LOOPBACK_HOSTS,
+from streaming_importer.control_http import Request, read_request, send
+from streaming_importer.serving import (
     READ_TIMEOUT_S,
     Gate,
     Handler,
     MethodNotAllowed,
     NotFound,
+    Refused,
     Unavailable,
+    check_loopback_host,
+    error_answer,
 )
-from streaming_importer.control_http import Refused, Request, read_request, send
-from streaming_importer.errors import StoreUnavailableError
 from streaming_importer.web_auth import COOKIE, SESSION_TTL_S, WebAuth
 
 __all__ = ["API_PATHS", "WebServer"]
@@ -127,29 +128,13 @@ class WebServer:
             with anyio.fail_after(READ_TIMEOUT_S):
                 request = await read_request(stream)
             return await self._route(request)
-        except Refused as e:
-            return _json(e.status, {"error": str(e)})
-        except TimeoutError:
-            return _json(408, {"error": "the request did not arrive in time"})
-        except (NotFound, LookupError) as e:
-            return _json(404, {"error": str(e)})
-        except MethodNotAllowed as e:
-            return _json(405, {"error": str(e)})
-        except ValueError as e:
-            return _json(400, {"error": str(e)})
-        except (StoreUnavailableError, Unavailable) as e:
-            return _json(503, {"error": str(e)})
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise
         except Exception as e:
-            logger.exception("the web request failed")
-            return _json(500, {"error": f"internal error: {type(e).__name__}"})
+            return _json(*error_answer(e))
 
     async def _route(self, request: Request) -> _Answer:
-        host = request.headers.get("host", "")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name.lower() not in LOOPBACK_HOSTS:
-            raise Refused(403, f"Host {host!r} is not a loopback name")
+        check_loopback_host(request)
         if request.method != "GET":
             raise MethodNotAllowed(f"{request.method} is not answered here: the page only reads")
         if request.path == "/login":

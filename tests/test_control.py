@@ -19,11 +19,11 @@ import pytest
 
 from streaming_importer import checkpoint as ckpt
 from streaming_importer.app import Importer
-from streaming_importer.control import MAX_CONNECTIONS, READ_TIMEOUT_S, Unavailable
 from streaming_importer.control_client import query_running
 from streaming_importer.embed import FastEmbedEmbedder
 from streaming_importer.errors import ControlError, StoreUnavailableError
 from streaming_importer.items import Forget
+from streaming_importer.serving import MAX_CONNECTIONS, READ_TIMEOUT_S, Unavailable
 from streaming_importer.sink import Hit, Sparse, Where
 from streaming_importer.sink.edge import EdgeSink
 
