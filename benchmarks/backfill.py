@@ -69,9 +69,10 @@ def run_import(corpus: Path, state: Path, variant: dict[str, str]) -> dict[str, 
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"import failed ({proc.returncode}):\n{err[-3000:]}")
-    match = _SUMMARY.search(err)
-    assert match, err[-2000:]
-    _lines, chunks, tokens, seconds = match.groups()
+    # The last summary is the run's (a long run also logs interim ones).
+    found = _SUMMARY.findall(err)
+    assert found, err[-2000:]
+    _lines, chunks, tokens, seconds = found[-1]
     return {
         "wall_s": wall,
         "import_s": float(seconds),

@@ -73,15 +73,17 @@ class _Graph:
 
     def linear(self, x: str, weights: dict[str, np.ndarray[Any, Any]], prefix: str) -> str:
         # torch keeps Linear weights as (out, in): MatMul wants (in, out).
-        w = self.const(f"{prefix}.weight_t", np.ascontiguousarray(weights[f"{prefix}.weight"].T))
-        b = self.const(f"{prefix}.bias", weights[f"{prefix}.bias"])
+        w = self.const(
+            f"{prefix}.weight_t", np.ascontiguousarray(weights.pop(f"{prefix}.weight").T)
+        )
+        b = self.const(f"{prefix}.bias", weights.pop(f"{prefix}.bias"))
         return self.op("Add", self.op("MatMul", x, w), b)
 
     def layer_norm(
         self, x: str, weights: dict[str, np.ndarray[Any, Any]], prefix: str, eps: float
     ) -> str:
-        scale = self.const(f"{prefix}.weight", weights[f"{prefix}.weight"])
-        bias = self.const(f"{prefix}.bias", weights[f"{prefix}.bias"])
+        scale = self.const(f"{prefix}.weight", weights.pop(f"{prefix}.weight"))
+        bias = self.const(f"{prefix}.bias", weights.pop(f"{prefix}.bias"))
         return self.op("LayerNormalization", x, scale, bias, axis=-1, epsilon=eps)
 
 
@@ -91,7 +93,7 @@ Weights = dict[str, "np.ndarray[Any, Any]"]
 def load_safetensors(path: Path) -> Weights:
     """A Hugging Face BERT's weights, by their names (without a ``bert.`` prefix), fp32."""
     return {
-        k.removeprefix("bert."): v.astype(np.float32) if v.dtype != np.int64 else v
+        k.removeprefix("bert."): v.astype(np.float32, copy=False) if v.dtype != np.int64 else v
         for k, v in load_file(str(path)).items()
     }
 
@@ -195,17 +197,20 @@ def _dequantize_q4(chunk: np.ndarray[Any, Any], count: int) -> np.ndarray[Any, A
 
 
 def write_bert_onnx(weights: Weights, config: BertConfig, out: Path) -> None:
-    """Write the fp32 ONNX graph of a BERT encoder with these weights to ``out``."""
+    """Write the fp32 ONNX graph of a BERT encoder with these weights to ``out``.
+
+    ``weights`` is emptied as they go into the graph (memory: see the end).
+    """
     g = _Graph()
     hidden, heads = config.hidden_size, config.num_attention_heads
     head_dim = hidden // heads
     eps = config.layer_norm_eps
 
     # Embeddings: word + position (0..S-1) + token type, then LayerNorm.
-    word = g.const("word_embeddings", weights["embeddings.word_embeddings.weight"])
-    position = g.const("position_embeddings", weights["embeddings.position_embeddings.weight"])
+    word = g.const("word_embeddings", weights.pop("embeddings.word_embeddings.weight"))
+    position = g.const("position_embeddings", weights.pop("embeddings.position_embeddings.weight"))
     token_type = g.const(
-        "token_type_embeddings", weights["embeddings.token_type_embeddings.weight"]
+        "token_type_embeddings", weights.pop("embeddings.token_type_embeddings.weight")
     )
     zero = g.const("zero", np.array(0, dtype=np.int64))
     one = g.const("one", np.array(1, dtype=np.int64))
@@ -268,13 +273,22 @@ def write_bert_onnx(weights: Weights, config: BertConfig, out: Path) -> None:
         outputs=[
             helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [*ids, hidden])
         ],
-        initializer=g.initializers,
     )
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="streaming_importer",
     )
+    del graph  # make_model copied it
     model.ir_version = 8  # readable by every ONNX Runtime since 1.14
-    onnx.checker.check_model(model)
-    out.write_bytes(model.SerializeToString())
+    # The weights go into the model one at a time (a copy each), so that they
+    # are never held twice over: the first start's peak memory is this build.
+    for tensor in g.initializers:
+        model.graph.initializer.add().CopyFrom(tensor)
+        tensor.Clear()
+    g.initializers.clear()
+    data = model.SerializeToString()
+    del model
+    out.write_bytes(data)
+    del data
+    onnx.checker.check_model(str(out))

@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         help="only what this agent's sessions hold (default: every agent read)",
     )
     search.add_argument(
+        "--source",
+        help="only sessions written on this machine (its importer's SOURCE_NAME; "
+        "default: every machine writing to the collection)",
+    )
+    search.add_argument(
         "--kind",
         action="append",
         default=[],

@@ -22,7 +22,7 @@ from streaming_importer.errors import ConfigError, ExitCode, StartupError, Store
 from streaming_importer.items import Forget
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.query import SearchQuery, candidates, parse_kinds, parse_when
-from streaming_importer.report import points_by_agent, status_report
+from streaming_importer.report import status_report, store_counts
 from streaming_importer.search import find, search
 from streaming_importer.sink import Sink, check_identity, check_schema, open_sink
 from streaming_importer.statedir import make_private, state_lock
@@ -66,6 +66,7 @@ def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
             project=args.project,
             session=args.session,
             agent=args.agent,
+            source=args.source,
             kinds=parse_kinds(",".join(args.kind)),
             since=parse_when(args.since, now) if args.since else None,
             until=parse_when(args.until, now, end=True) if args.until else None,
@@ -84,7 +85,7 @@ def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
     more = f", {p['matches']} of the top {fetched} chunks" if p.get("matches", 1) > 1 else ""
     lines = [
         f"{rank:>2}. {p['score']:.3f}  {when or '-'}  {p.get('project') or '-'}{branch}",
-        f"    session {p.get('session_id')}  [{p.get('kind')}{more}]",
+        f"    session {p.get('session_id')}  [{p.get('kind')}{more}]{_elsewhere(p)}",
     ]
     before = _clip(p.get("context_before", ""), 160, keep_end=True)
     after = _clip(p.get("context_after", ""), 160)
@@ -96,6 +97,11 @@ def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
         lines.append(f"    concluded: {_clip(p['conclusion'], 300)}")
     lines.append(f"    resume: {p.get('resume')}")
     return "\n".join(lines)
+
+
+def _elsewhere(p: Mapping[str, Any]) -> str:
+    """Where the session was written, when more than one machine writes the collection."""
+    return f"  on {p['source']}" if p.get("source") not in (None, "local") else ""
 
 
 def _clip(text: Any, n: int, *, keep_end: bool = False) -> str:
@@ -196,10 +202,9 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     try:
         model = sink.stored_identity()
         sink.open(None, create=False)
-        points = sink.count()
-        agents = points_by_agent(sink, settings)
+        counts = store_counts(sink, settings)
         state = ckpt.load(settings.checkpoint_path)
-        data = status_report(settings, state, points, model, agents)
+        data = status_report(settings, state, counts, model)
         data["running"] = False
     except StoreLockedError as locked:
         data = _ask_running_importer(settings, "/status", {}, locked)
@@ -217,6 +222,8 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
                 line = f"{seen['files']} files ({seen['files_imported']} imported){stored}"
                 print(f"{agent:>18}: {line} in {seen['folder']}")  # noqa: T201
             continue
+        if key == "sources" and isinstance(value, dict):
+            value = ", ".join(f"{name} {n:,} points" for name, n in value.items()) or "none"
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"
         if key == "health" and isinstance(value, dict):

@@ -54,6 +54,11 @@ class Settings:
     #: Unset: the embedded store (qdrant-edge-py) in ``state_dir/qdrant``.
     qdrant_url: str | None
     qdrant_api_key: str | None
+    #: Shards and copies of each for a collection the server creates.
+    qdrant_shards: int
+    qdrant_replicas: int
+    #: Points the embedded store takes before an index build (sink.layout).
+    store_index_points: int
     collection_name: str
     #: Part of every point id and payload, so importers on several machines
     #: can share one Qdrant server without collisions.
@@ -153,6 +158,9 @@ class Settings:
             models_dir=env.path("MODELS_DIR", str(state_dir / "models")),
             qdrant_url=env.optional("QDRANT_URL", values.parse_url),
             qdrant_api_key=env.optional("QDRANT_API_KEY", str),
+            qdrant_shards=env.int("QDRANT_SHARDS", 1, low=1, high=1024),
+            qdrant_replicas=env.int("QDRANT_REPLICAS", 1, low=1, high=64),
+            store_index_points=env.int("STORE_INDEX_POINTS", 10_000, low=256, high=10**7),
             collection_name=env.get("COLLECTION_NAME", "conversations", values.parse_name),
             source_name=env.get("SOURCE_NAME", "local", values.parse_name),
             embedding_model=env.get("EMBEDDING_MODEL", DEFAULT_MODEL, values.parse_nonempty),

@@ -17,13 +17,24 @@ from typing import Any
 from streaming_importer.config import Settings
 from streaming_importer.privacy import Privacy, Tombstones
 from streaming_importer.segment import Parser, parser_for
+from streaming_importer.sink import Sink, Where
 from streaming_importer.source import locate
 from streaming_importer.transcript import FileContext, Message, ParseLimits, file_context_for
 
-__all__ = ["WINDOW_BYTES", "ExpandError", "Transcript", "messages_around", "open_transcript"]
+__all__ = [
+    "STORED_POINTS",
+    "WINDOW_BYTES",
+    "ExpandError",
+    "Transcript",
+    "messages_around",
+    "open_transcript",
+    "stored_around",
+]
 
 #: Bytes read around a hit, each way, at most.
 WINDOW_BYTES = 4 << 20
+#: Stored chunks read around a hit whose transcript is on another machine, at most.
+STORED_POINTS = 1000
 
 
 class ExpandError(Exception):
@@ -110,6 +121,60 @@ def messages_around(
     following, _ = _read(transcript, later, context, enough=after + 1)
     # The hit's own line starts ``following``: it is shown with ``after`` more.
     return [_public(m) for m in (previous[-before:] if before else []) + following[: after + 1]]
+
+
+def stored_around(
+    sink: Sink, source: str, path: str, offset: int, before: int, after: int, turn: int | None
+) -> list[dict[str, Any]]:
+    """Like :func:`messages_around`, from the text stored in the collection.
+
+    For a hit written on another machine (``source``), whose transcript is
+    not here: the stored chunks of its transcript within :data:`WINDOW_BYTES`
+    of the hit, joined into their messages (a long message's chunks overlap a
+    little), each marked ``"from": "stored text"``. What was never stored
+    (tool output past its cut, thinking not kept, forgotten sessions) is not
+    there.
+    """
+    where = Where(
+        {"source": source, "path": path},
+        offsets=(max(offset - WINDOW_BYTES, 0), offset + WINDOW_BYTES),
+    )
+    chunks = sorted(
+        (h.payload for h in sink.scroll(where, STORED_POINTS)),
+        key=lambda p: (
+            p.get("offset", 0),
+            p.get("turn") or 0,
+            p.get("part") or 0,
+            p.get("chunk_index", 0),
+        ),
+    )
+    messages: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for p in chunks:
+        key = (p.get("offset"), p.get("turn"), p.get("part"), p.get("message_uuid"))
+        if key in messages:
+            messages[key]["text"] += " " + str(p.get("text", ""))
+            continue
+        messages[key] = {
+            "kind": p.get("kind"),
+            "role": p.get("role"),
+            "timestamp": p.get("timestamp"),
+            "message_uuid": p.get("message_uuid"),
+            "turn": p.get("turn"),
+            "text": str(p.get("text", "")),
+            "from": "stored text",
+        }
+    if not messages:
+        raise ExpandError(f"nothing of {path!r} from {source!r} is stored")
+    keys = list(messages)
+    at = next(
+        (
+            i
+            for i, k in enumerate(keys)
+            if k[0] >= offset and (turn is None or k[0] > offset or (k[1] or 0) >= turn)
+        ),
+        len(keys),
+    )
+    return [messages[k] for k in keys[max(at - before, 0) : at + after + 1]]
 
 
 def _read(

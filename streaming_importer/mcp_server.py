@@ -33,7 +33,7 @@ from streaming_importer import errors
 from streaming_importer.config import Settings
 from streaming_importer.control_client import query_running
 from streaming_importer.embed import Embedder, load_embedder
-from streaming_importer.expand import ExpandError, messages_around
+from streaming_importer.expand import ExpandError, messages_around, stored_around
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.query import SearchQuery, parse_kinds, parse_when
 from streaming_importer.results import session_summary
@@ -104,9 +104,25 @@ class Backend:
         return self._with_store(lambda sink: session_summary(sink, session_id))
 
     def expand(
-        self, path: str, offset: int, before: int, after: int, turn: int | None = None
+        self,
+        path: str,
+        offset: int,
+        before: int,
+        after: int,
+        turn: int | None = None,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``before`` messages before the hit's line and the ``after`` from it on."""
+        """The ``before`` messages before the hit's line and the ``after`` from it on.
+
+        A hit of another machine (``source``) is answered from the stored text.
+        """
+        if source is not None and source != self.settings.source_name:
+            try:
+                return self._with_store(
+                    lambda sink: stored_around(sink, source, path, offset, before, after, turn)
+                )
+            except ExpandError as e:
+                raise ToolError(str(e)) from e
         try:
             # What the importer would not store is not shown either.
             tombstones = ckpt.load(self.settings.checkpoint_path).forgotten
@@ -134,6 +150,7 @@ def _clip_hits(hits: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any
                 "offset",
                 "turn",
                 "agent",
+                "source",
             )
         }
         parts = {
@@ -198,6 +215,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         exclude_session: str | None = None,
         max_chars: int = 4000,
         agent: str | None = None,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
         """Search past coding-agent conversations, one result per session, best first.
 
@@ -208,6 +226,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         tool_result, summary or injected (comma-separated). exclude_session: leave this
         session out (pass your own). max_chars: cap on the text returned.
         agent: only this agent's sessions: claude-code, codex or gemini-cli.
+        source: only sessions of this machine (its importer's SOURCE_NAME).
         """
         from datetime import UTC, datetime
 
@@ -224,6 +243,7 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
                 mode=settings.search_mode,
                 exclude_session=exclude_session,
                 agent=agent,
+                source=source,
             )
         except ValueError as e:
             raise ToolError(str(e)) from e
@@ -237,16 +257,18 @@ def build_server(settings: Settings, backend: Backend | None = None) -> MCPServe
         after: int = 3,
         max_chars: int = 6000,
         turn: int | None = None,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
         """The messages around a search hit, read from its transcript.
 
-        path, offset and turn: as a search hit gives them (a Gemini chat, read
-        whole, needs the turn). before/after: messages to include before the
-        hit's line and after it. max_chars: cap on the text.
+        path, offset, turn and source: as a search hit gives them (a Gemini
+        chat, read whole, needs the turn; a hit of another machine is answered
+        from the text stored for it, and says so). before/after: messages to
+        include before the hit's line and after it. max_chars: cap on the text.
         """
         if offset < 0 or not 0 <= before <= 50 or not 0 <= after <= 50:
             raise ToolError("offset must be >= 0; before and after between 0 and 50")
-        found = await limited(backend.expand, path, offset, before, after, turn)
+        found = await limited(backend.expand, path, offset, before, after, turn, source)
         return _clip_messages(found, max_chars)
 
     @server.tool()

@@ -88,6 +88,8 @@ class SearchQuery:
     exclude_session: str | None = None
     #: Only what this agent wrote: ``claude-code``, ``codex`` or ``gemini-cli``.
     agent: str | None = None
+    #: Only what the importer of this ``SOURCE_NAME`` (machine) wrote.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -113,6 +115,8 @@ class SearchQuery:
                 equals["project_name"] = self.project.strip("/")
         if self.session:
             equals["session_id"] = self.session
+        if self.source:
+            equals["source"] = self.source
         if self.kinds:
             equals["kind"] = self.kinds if len(self.kinds) > 1 else self.kinds[0]
         differs: dict[str, str | tuple[str, ...]] = {}
@@ -136,6 +140,7 @@ class SearchQuery:
             ("half_life_s", None if self.half_life_s is None else repr(self.half_life_s)),
             ("exclude_session", self.exclude_session),
             ("agent", self.agent),
+            ("source", self.source),
         ):
             if value:
                 params[key] = value
@@ -157,6 +162,7 @@ class SearchQuery:
             mode=params.get("mode", "hybrid"),
             exclude_session=params.get("exclude_session") or None,
             agent=params.get("agent") or None,
+            source=params.get("source") or None,
         )
 
 

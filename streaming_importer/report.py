@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
 from typing import Any
 
 from streaming_importer.checkpoint import Checkpoint
@@ -12,32 +12,48 @@ from streaming_importer.sink import Sink
 from streaming_importer.source import AGENTS, scan_all
 from streaming_importer.values import mask_url
 
-__all__ = ["points_by_agent", "status_report"]
+__all__ = ["MAX_SOURCES", "StoreCounts", "status_report", "store_counts"]
+
+#: Machines (``SOURCE_NAME``) a status lists, the ones with most points first.
+MAX_SOURCES = 64
 
 
-def points_by_agent(sink: Sink, settings: Settings) -> dict[str, int]:
-    """Points of each agent read (blocking; the store must be open)."""
-    return {AGENTS[name]: sink.count(agent_where(AGENTS[name])) for name in settings.sources}
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """Points in the collection: all, of each agent read here, of each machine."""
+
+    points: int
+    agents: dict[str, int]
+    sources: dict[str, int]
+
+
+def store_counts(sink: Sink, settings: Settings) -> StoreCounts:
+    """Count the collection's points (blocking; the store must be open)."""
+    return StoreCounts(
+        points=sink.count(),
+        agents={AGENTS[name]: sink.count(agent_where(AGENTS[name])) for name in settings.sources},
+        sources=sink.tally("source", MAX_SOURCES),
+    )
 
 
 def status_report(
     settings: Settings,
     state: Checkpoint,
-    points: int | None,
+    counts: StoreCounts,
     model: dict[str, Any] | None,
-    agent_points: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """What is imported and what is pending. Scans the folders (blocking I/O).
 
     ``agents`` says, per agent read, its files, those imported, and (given
-    ``agent_points``) its points.
+    ``counts``) its points; ``sources``, the points of each machine writing
+    to the collection (``SOURCE_NAME``; several share a Qdrant server).
     """
     files = scan_all(settings.source_folders)
     agents: dict[str, dict[str, Any]] = {
         AGENTS[s.name]: {"folder": str(s.root), "files": 0, "files_imported": 0}
         for s in settings.source_folders
     }
-    for agent, count in (agent_points or {}).items():
+    for agent, count in counts.agents.items():
         agents[agent]["points"] = count
     done = pending = 0
     for f in files:
@@ -54,8 +70,10 @@ def status_report(
         "files_imported": sum(1 for f in files if f.rel_path in state.files),
         "bytes_done": done,
         "pending_bytes": pending,
-        "points": points,
+        "points": counts.points,
         "agents": agents,
+        "source_name": settings.source_name,
+        "sources": counts.sources,
         "quarantined": state.totals.quarantined,
         "secrets_redacted": state.totals.secrets_redacted,
         "forgotten_sessions": len(state.forgotten.sessions),

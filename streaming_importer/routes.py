@@ -31,7 +31,7 @@ from streaming_importer.items import Forget
 from streaming_importer.ledger import Ledger
 from streaming_importer.lexical import Bm25Encoder
 from streaming_importer.query import SearchQuery
-from streaming_importer.report import points_by_agent, status_report
+from streaming_importer.report import status_report, store_counts
 from streaming_importer.results import session_summary
 from streaming_importer.search import find
 from streaming_importer.serving import MethodNotAllowed, NotFound, Unavailable
@@ -180,16 +180,14 @@ class Routes:
         return [h.to_json() for h in hits]
 
     async def _status(self) -> dict[str, Any]:
-        points = await anyio.to_thread.run_sync(self._sink.count, limiter=self._store_thread)
-        agents = await anyio.to_thread.run_sync(
-            points_by_agent, self._sink, self._settings, limiter=self._store_thread
+        counts = await anyio.to_thread.run_sync(
+            store_counts, self._sink, self._settings, limiter=self._store_thread
         )
         report = await anyio.to_thread.run_sync(
             status_report,
             self._settings,
             self._ledger.state,
-            points,
+            counts,
             self._embedder.identity.to_json(),
-            agents,
         )
         return {**report, "running": True, "health": self._health(), "run": self._stats.to_json()}

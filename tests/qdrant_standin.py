@@ -18,6 +18,10 @@ class QdrantStandIn:
     def __init__(self) -> None:
         self.points: dict[str, dict[str, Any]] = {}
         self.collections: set[str] = set()
+        #: The body of each collection's creation, by name.
+        self.created: dict[str, Any] = {}
+        #: Paths of the requests answered, in order.
+        self.answered: list[str] = []
         self.fail_next = 0
         self.failed = 0
         self.upserts = 0
@@ -33,7 +37,9 @@ class QdrantStandIn:
                 return json.loads(self.rfile.read(length)) if length else None
 
             def _answer(self, status: int, result: Any) -> None:
-                data = json.dumps({"result": result, "status": "ok", "time": 0.0}).encode()
+                # The root answers unwrapped, as Qdrant does (the client's version check).
+                wrapped = {"result": result, "status": "ok", "time": 0.0}
+                data = json.dumps(result if self.path == "/" else wrapped).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -49,6 +55,7 @@ class QdrantStandIn:
                         self._answer(503, None)
                         return
                     self._answer(200, stand_in.route(self.command, self.path, body))
+                    stand_in.answered.append(self.path)
 
             do_GET = do_PUT = do_POST = do_DELETE = _handle
 
@@ -65,6 +72,7 @@ class QdrantStandIn:
             return {"exists": m.group(1) in self.collections}
         if m := re.fullmatch(r"/collections/([^/]+)", path):
             self.collections.add(m.group(1))
+            self.created[m.group(1)] = body
             return True
         if re.fullmatch(r"/collections/[^/]+/index", path):
             return done

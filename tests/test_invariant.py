@@ -85,6 +85,9 @@ def test_kills_and_restarts_converge_to_one_clean_import(corpus: Path, tmp_path:
         "CONTROL_PORT": "0",
         "RESCAN_INTERVAL_S": "1",
         "CHECKPOINT_EVERY_LINES": "50",
+        # Index builds (sealing and merging segments) every few hundred
+        # points, so that kills land in the middle of them too.
+        "STORE_INDEX_POINTS": "256",
     }
     done = threading.Event()
     thread = threading.Thread(target=writer, args=(files, seed, 40.0, done), daemon=True)

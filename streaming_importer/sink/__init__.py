@@ -88,6 +88,9 @@ class Where:
     until: str | None = None
     #: Fields that must not have this value (or any of these values).
     differs: Mapping[str, str | tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: Bounds of the ``offset`` field (a byte offset in the transcript): low
+    #: included, high excluded.
+    offsets: tuple[int, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,6 +154,10 @@ class Sink(Protocol):
         """Points in the collection that satisfy ``where`` (0 if it does not exist)."""
         ...
 
+    def tally(self, field: str, limit: int) -> dict[str, int]:
+        """Points per value of a keyword ``field``, the ``limit`` commonest values (exact)."""
+        ...
+
     def delete_path(self, source: str, path: str) -> None:
         """Delete the points of one transcript (payload ``source`` and ``path``)."""
         ...
@@ -202,8 +209,14 @@ def open_sink(settings: Settings) -> Sink:
         from streaming_importer.sink.server import ServerSink
 
         return ServerSink.from_url(
-            settings.qdrant_url, settings.qdrant_api_key, settings.collection_name
+            settings.qdrant_url,
+            settings.qdrant_api_key,
+            settings.collection_name,
+            shards=settings.qdrant_shards,
+            replicas=settings.qdrant_replicas,
         )
     from streaming_importer.sink.edge import EdgeSink
 
-    return EdgeSink(settings.store_dir, settings.collection_name)
+    return EdgeSink(
+        settings.store_dir, settings.collection_name, index_points=settings.store_index_points
+    )

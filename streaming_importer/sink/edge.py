@@ -5,6 +5,14 @@ identity it was built with is kept beside it in ``<collection>.json``
 (written once, atomically, when the shard is created). Updates go through the
 shard's write-ahead log, so an acknowledged upsert survives a SIGKILL.
 
+How it is kept (:mod:`~streaming_importer.sink.layout`): vectors, payload,
+payload indexes, the id map and the BM25 postings memory-mapped from disk;
+the appendable segment, where new points land, is indexed and sealed by an
+index build once it holds ``index_points`` points, and sealed segments are
+merged, so the process's memory does not grow with the collection and search
+does not scan it. Collections made by earlier versions are converted by their
+first build.
+
 Only one holder at a time: qdrant-edge-py 0.9.0 locks the shard's WAL, but a
 second process that merely *tries* to load a held shard damages the holder's
 payload index files (its next flush fails: "Tracker journal ... is shorter
@@ -29,9 +37,7 @@ import qdrant_edge as qe
 from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import StoreError, StoreLockedError
 from streaming_importer.sink import (
-    DATETIME_FIELDS,
     DENSE,
-    KEYWORD_FIELDS,
     SCHEMA,
     SPARSE,
     Hit,
@@ -39,6 +45,14 @@ from streaming_importer.sink import (
     Sparse,
     Where,
     check_identity,
+)
+from streaming_importer.sink.layout import (
+    HNSW_EF,
+    INDEX_POINTS,
+    BuildStats,
+    Compactor,
+    create_indexes,
+    storage,
 )
 
 __all__ = ["EdgeSink"]
@@ -49,12 +63,16 @@ logger = logging.getLogger(__name__)
 class EdgeSink:
     """A qdrant-edge-py shard in ``store_dir``."""
 
-    def __init__(self, store_dir: Path, collection: str) -> None:
+    def __init__(
+        self, store_dir: Path, collection: str, *, index_points: int = INDEX_POINTS
+    ) -> None:
         self._path = store_dir / collection
         self._meta_path = store_dir / f"{collection}.json"
         self._lock_path = store_dir / f"{collection}.lock"
         self._lock_fd: int | None = None
         self._shard: Any = None
+        self._index_points = index_points
+        self._compactor: Compactor | None = None
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
         stored = self.stored_identity()
@@ -64,13 +82,19 @@ class EdgeSink:
             return
         self._lock()
         try:
-            if identity is None or exists:
-                self._shard = qe.EdgeShard.load(str(self._path))
+            if exists:
+                # The current storage settings are applied to an older shard:
+                # its segments are converted by the next index build.
+                dim = identity.dim if identity is not None else (stored or {}).get("dim")
+                config = storage(dim, self._index_points) if isinstance(dim, int) else None
+                self._shard = qe.EdgeShard.load(str(self._path), config)
             else:
+                assert identity is not None  # returned above otherwise
                 self._shard = self._create(identity)
         except Exception as e:  # the engine raises a bare Exception
             self._unlock()
             raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
+        self._compactor = Compactor(self._shard, every_points=self._index_points)
         if stored is None and identity is not None:
             self._write_meta(identity)
 
@@ -94,15 +118,8 @@ class EdgeSink:
 
     def _create(self, identity: ModelIdentity) -> Any:
         self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
-        shard = qe.EdgeShard.create(str(self._path), config)
-        for name in KEYWORD_FIELDS:
-            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
-        for name in DATETIME_FIELDS:
-            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime))
+        shard = qe.EdgeShard.create(str(self._path), storage(identity.dim, self._index_points))
+        create_indexes(shard)
         logger.info("created embedded collection %s (%d dims)", self._path, identity.dim)
         return shard
 
@@ -128,10 +145,25 @@ class EdgeSink:
                 [qe.Point(uuid.UUID(p.id), _vectors(p), p.payload) for p in points]
             )
         )
+        if self._compactor is not None:
+            self._compactor.wrote(len(points))
 
     def flush(self) -> None:
+        """Make writes durable; then build the index if one is due (see sink.layout)."""
         if self._shard is not None:
             self._shard.flush()
+        if self._compactor is not None:
+            self._compactor.due()
+
+    @property
+    def builds(self) -> BuildStats:
+        """Index builds since the store was opened."""
+        return self._compactor.stats if self._compactor is not None else BuildStats()
+
+    def build_index(self) -> None:
+        """Index and merge whatever is due now, and wait for it (benchmarks, tests)."""
+        if self._compactor is not None:
+            self._compactor.build()
 
     def search(
         self,
@@ -140,7 +172,9 @@ class EdgeSink:
         *,
         dense: Sequence[float] | None = None,
         sparse: Sparse | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
+        """See :meth:`Sink.search`; ``exact`` scans every point (to measure the index's recall)."""
         if self._shard is None:
             return []
         if (dense is None) == (sparse is None):
@@ -151,7 +185,11 @@ class EdgeSink:
             else qe.Query.Nearest(_sparse(cast(Sparse, sparse)), using=SPARSE)
         )
         request = qe.QueryRequest(
-            limit=limit, query=query, with_payload=True, filter=_filter(where)
+            limit=limit,
+            query=query,
+            with_payload=True,
+            filter=_filter(where),
+            params=qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=HNSW_EF),
         )
         return [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
@@ -172,6 +210,12 @@ class EdgeSink:
         request = qe.CountRequest(filter=_filter(where) if where else None, exact=True)
         return int(self._shard.count(request))
 
+    def tally(self, field: str, limit: int) -> dict[str, int]:
+        if self._shard is None:
+            return {}
+        found = self._shard.facet(qe.FacetRequest(field, limit=limit, exact=True))
+        return {str(hit.value): int(hit.count) for hit in found.hits}
+
     def delete_path(self, source: str, path: str) -> None:
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(_path_filter(source, path)))
 
@@ -180,6 +224,7 @@ class EdgeSink:
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
 
     def drop(self) -> None:
+        self._compactor = None
         if self._shard is not None:
             self._shard.close()
             self._shard = None
@@ -194,6 +239,7 @@ class EdgeSink:
 
     def close(self) -> None:
         try:
+            self._compactor = None
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()
@@ -221,6 +267,9 @@ def _filter(where: Where) -> Any:
         conditions.append(
             qe.FieldCondition("timestamp", range=qe.RangeDateTime(gte=where.since, lt=where.until))
         )
+    if where.offsets is not None:
+        low, high = where.offsets
+        conditions.append(qe.FieldCondition("offset", range=qe.RangeFloat(gte=low, lt=high)))
     excluded: list[Any] = [
         qe.FieldCondition(key, match=_match(value)) for key, value in where.differs.items()
     ]

@@ -44,20 +44,33 @@ _TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, ConnectionEr
 class ServerSink:
     """One collection on a Qdrant server (or qdrant-client's ``:memory:`` stand-in)."""
 
-    def __init__(self, client: QdrantClient, collection: str, where: str) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        where: str,
+        *,
+        shards: int = 1,
+        replicas: int = 1,
+    ) -> None:
         self._client = client
         self._collection = collection
         self._where = where
         self._exists = False
+        #: For a collection created here (an existing one keeps its own).
+        self._shards = shards
+        self._replicas = replicas
 
     @classmethod
-    def from_url(cls, url: str, api_key: str | None, collection: str) -> ServerSink:
+    def from_url(
+        cls, url: str, api_key: str | None, collection: str, *, shards: int = 1, replicas: int = 1
+    ) -> ServerSink:
         if url == ":memory:":
             client = QdrantClient(location=":memory:")
         else:
             client = QdrantClient(url=url, api_key=api_key, timeout=30)
         # Only in messages: credentials in the URL are not shown.
-        return cls(client, collection, mask_url(url))
+        return cls(client, collection, mask_url(url), shards=shards, replicas=replicas)
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
         try:
@@ -82,6 +95,8 @@ class ServerSink:
             },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata={_META_KEY: {**identity.to_json(), "schema": SCHEMA}},
+            shard_number=self._shards,
+            replication_factor=self._replicas,
         )
         for name in KEYWORD_FIELDS:
             self._client.create_payload_index(
@@ -91,7 +106,13 @@ class ServerSink:
             self._client.create_payload_index(
                 self._collection, name, models.PayloadSchemaType.DATETIME, wait=True
             )
-        logger.info("created %s (%d dims)", self._describe(), identity.dim)
+        logger.info(
+            "created %s (%d dims, %d shards, %d replicas)",
+            self._describe(),
+            identity.dim,
+            self._shards,
+            self._replicas,
+        )
 
     def stored_identity(self) -> dict[str, Any] | None:
         if not self._client.collection_exists(self._collection):
@@ -169,6 +190,13 @@ class ServerSink:
             )
             return int(found.count)
 
+    def tally(self, field: str, limit: int) -> dict[str, int]:
+        if not self._exists:
+            return {}
+        with self._transient():
+            found = self._client.facet(self._collection, field, limit=limit, exact=True)
+        return {str(hit.value): int(hit.count) for hit in found.hits}
+
     def delete_path(self, source: str, path: str) -> None:
         selector = models.FilterSelector(filter=_path_filter(source, path))
         with self._transient():
@@ -219,6 +247,9 @@ def _filter(where: Where) -> models.Filter | None:
                 range=models.DatetimeRange(gte=_instant(where.since), lt=_instant(where.until)),
             )
         )
+    if where.offsets is not None:
+        low, high = where.offsets
+        conditions.append(models.FieldCondition(key="offset", range=models.Range(gte=low, lt=high)))
     excluded: list[models.Condition] = [
         models.FieldCondition(key=key, match=_match(value)) for key, value in where.differs.items()
     ]
