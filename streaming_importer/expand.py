@@ -155,11 +155,7 @@ def stored_around(
             messages[key]["text"] += " " + str(p.get("text", ""))
             continue
         messages[key] = {
-            "kind": p.get("kind"),
-            "role": p.get("role"),
-            "timestamp": p.get("timestamp"),
-            "message_uuid": p.get("message_uuid"),
-            "turn": p.get("turn"),
+            **{field: p.get(field) for field in _SHOWN},
             "text": str(p.get("text", "")),
             "from": "stored text",
         }
@@ -192,12 +188,9 @@ def _read(
     return found, context
 
 
+#: What ``expand`` shows of a message, read from its transcript or from its payload.
+_SHOWN = ("kind", "role", "timestamp", "message_uuid", "turn", "text")
+
+
 def _public(m: Message) -> dict[str, Any]:
-    return {
-        "kind": m.kind,
-        "role": m.role,
-        "timestamp": m.timestamp,
-        "message_uuid": m.message_uuid,
-        "turn": m.turn,
-        "text": m.text,
-    }
+    return {field: getattr(m, field) for field in _SHOWN}

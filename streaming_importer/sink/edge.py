@@ -161,7 +161,7 @@ class EdgeSink:
         return self._compactor.stats if self._compactor is not None else BuildStats()
 
     def build_index(self) -> None:
-        """Index and merge whatever is due now, and wait for it (benchmarks, tests)."""
+        """Index and merge whatever is due now (tests)."""
         if self._compactor is not None:
             self._compactor.build()
 
