@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,24 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 OTHER_AGENTS = ROOT.parent / "shared" / "corpus" / "other-agents"
 PEER_FIXTURES = ROOT.parent / "shared" / "corpus" / "peer-fixtures"
 DEMO = ROOT / "demo" / "claude-projects"
+#: The Qdrant server the server-path tests write to: qdrant-client's
+#: in-process ``:memory:`` engine, or the real server ``QDRANT_URL`` names
+#: (with ``QDRANT_API_KEY``) when the suite is run with it. Read once here:
+#: the programs the tests start never see these variables (:func:`clean_env`).
+SERVER_URL = os.environ.get("QDRANT_URL") or ":memory:"
+SERVER_API_KEY = os.environ.get("QDRANT_API_KEY")
+#: Collections made on a real server by this run, deleted at its end.
+_SERVER_COLLECTIONS: list[str] = []
+
+
+def server_sink() -> ServerSink:
+    """A sink on the test server (:data:`SERVER_URL`): on a real one, in a
+    collection of its own, so tests and runs never share points."""
+    if SERVER_URL == ":memory:":
+        return ServerSink.from_url(SERVER_URL, None, "conversations")
+    name = f"streaming-importer-test-{uuid.uuid4().hex[:12]}"
+    _SERVER_COLLECTIONS.append(name)
+    return ServerSink.from_url(SERVER_URL, SERVER_API_KEY, name)
 
 
 def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
@@ -147,6 +166,15 @@ def stored_points(state: Path) -> dict[str, dict[str, Any]]:
     try:
         return all_points(sink)
     finally:
+        sink.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_collections_deleted() -> Iterator[None]:
+    yield
+    for name in _SERVER_COLLECTIONS:
+        sink = ServerSink.from_url(SERVER_URL, SERVER_API_KEY, name)
+        sink.drop()
         sink.close()
 
 

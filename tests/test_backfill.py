@@ -20,9 +20,8 @@ from streaming_importer.query import SearchQuery
 from streaming_importer.search import search
 from streaming_importer.sink import Point, Sink, Where
 from streaming_importer.sink.edge import EdgeSink
-from streaming_importer.sink.server import ServerSink
 
-from .conftest import all_points, import_once, run_cli, settings_for
+from .conftest import all_points, import_once, run_cli, server_sink, settings_for
 
 # -- the whole corpus, through the real command line ----------------------
 
@@ -188,8 +187,8 @@ async def test_server_sink_stores_the_same_points_as_the_edge_sink(
     demo_copy: Path, tmp_path: Path, embedder: FastEmbedEmbedder
 ) -> None:
     _, edge = await import_once(demo_copy, tmp_path / "edge", embedder)
-    server_sink = ServerSink.from_url(":memory:", None, "conversations")
-    _, server = await import_once(demo_copy, tmp_path / "server", embedder, sink=server_sink)
+    remote = server_sink()
+    _, server = await import_once(demo_copy, tmp_path / "server", embedder, sink=remote)
     try:
         assert all_points(server) == all_points(edge)
         hits = server.search(3, Where(), dense=embedder.embed(["why did the webhook test fail"])[0])

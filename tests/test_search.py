@@ -20,7 +20,7 @@ from streaming_importer.sink import Hit, Sink
 from streaming_importer.sink.edge import EdgeSink
 from streaming_importer.sink.server import ServerSink
 
-from .conftest import all_points, import_once, run_cli
+from .conftest import all_points, import_once, run_cli, server_sink
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 WEBHOOK = "9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608"  # shop-api, 2026-10-02, fix/flaky-webhook-test
@@ -189,7 +189,7 @@ async def demo_sink(
     request: pytest.FixtureRequest, demo_copy: Path, tmp_path: Path, embedder: FastEmbedEmbedder
 ) -> AsyncIterator[Sink]:
     """The demo imported into the embedded engine, or qdrant-client's server API."""
-    server = ServerSink.from_url(":memory:", None, "conversations")
+    server = server_sink()
     _, sink = await import_once(
         demo_copy, tmp_path / "state", embedder, sink=server if request.param == "server" else None
     )

@@ -10,7 +10,8 @@ from streaming_importer.embed import ModelIdentity
 from streaming_importer.errors import ModelMismatchError, StoreLockedError
 from streaming_importer.sink import Point, Sink, Sparse, Where
 from streaming_importer.sink.edge import EdgeSink
-from streaming_importer.sink.server import ServerSink
+
+from .conftest import server_sink
 
 IDENTITY = ModelIdentity(name="test-model", dim=4, fingerprint="sha256:abc")
 
@@ -29,7 +30,7 @@ def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sink]:
     if request.param == "edge":
         s = EdgeSink(tmp_path / "qdrant", "conversations")
     else:
-        s = ServerSink.from_url(":memory:", None, "conversations")
+        s = server_sink()
     yield s
     s.close()
 
@@ -76,7 +77,7 @@ def test_edge_store_reopens_and_refuses_another_model(tmp_path: Path) -> None:
 
 
 def test_server_collection_refuses_another_model() -> None:
-    s = ServerSink.from_url(":memory:", None, "c")
+    s = server_sink()
     s.open(IDENTITY)
     with pytest.raises(ModelMismatchError, match="other"):
         s.open(ModelIdentity(name="other", dim=4, fingerprint="other"))

@@ -1,8 +1,9 @@
 """Several machines, one Qdrant server: each importer its own SOURCE_NAME, searched together.
 
 The server here is qdrant-client's ``:memory:`` engine shared in this
-process (a real one is used when ``QDRANT_URL`` names it: see the README's
-runbook), and the stand-in server for what ``:memory:`` ignores (shards).
+process, or the real one ``QDRANT_URL`` names when the suite is run with it
+(:func:`tests.conftest.server_sink`), and the stand-in server for what
+``:memory:`` ignores (shards).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from streaming_importer.query import SearchQuery
 from streaming_importer.report import store_counts
 from streaming_importer.search import search
 from streaming_importer.sink import Sink, Where, open_sink
-from streaming_importer.sink.server import ServerSink
 
-from .conftest import DEMO, import_once, settings_for
+from .conftest import DEMO, import_once, server_sink, settings_for
 from .qdrant_standin import QdrantStandIn
 from .test_live import wait_for
 from .test_sink import IDENTITY
@@ -52,7 +52,7 @@ def shared(
     desktop.mkdir(parents=True)
     text = (DEMO / "-home-dev-blog" / f"{BLOG}.jsonl").read_text()
     (desktop / f"{DESKTOP_BLOG}.jsonl").write_text(text.replace(BLOG, DESKTOP_BLOG))
-    sink = ServerSink.from_url(":memory:", None, "conversations")
+    sink = server_sink()
     for name, folder in (("laptop", laptop), ("desktop", desktop.parent)):
         asyncio.run(import_once(folder, root / f"state-{name}", embedder, sink, SOURCE_NAME=name))
     return sink, settings_for(laptop, root / "state-laptop", SOURCE_NAME="laptop")

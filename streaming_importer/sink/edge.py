@@ -11,7 +11,9 @@ the appendable segment, where new points land, is indexed and sealed by an
 index build once it holds ``index_points`` points, and sealed segments are
 merged, so the process's memory does not grow with the collection and search
 does not scan it. Collections made by earlier versions are converted by their
-first build.
+first build. After opening and after each build, the segments' files are read
+into the page cache in the background (:mod:`~streaming_importer.sink.warm`),
+so searches do not wait on the disk page by page.
 
 Only one holder at a time: qdrant-edge-py 0.9.0 locks the shard's WAL, but a
 second process that merely *tries* to load a held shard damages the holder's
@@ -54,6 +56,7 @@ from streaming_importer.sink.layout import (
     create_indexes,
     storage,
 )
+from streaming_importer.sink.warm import Warmer
 
 __all__ = ["EdgeSink"]
 
@@ -73,6 +76,7 @@ class EdgeSink:
         self._shard: Any = None
         self._index_points = index_points
         self._compactor: Compactor | None = None
+        self._warmer: Warmer | None = None
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
         stored = self.stored_identity()
@@ -95,6 +99,8 @@ class EdgeSink:
             self._unlock()
             raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
         self._compactor = Compactor(self._shard, every_points=self._index_points)
+        self._warmer = Warmer(self._path)
+        self._warmer.start()
         if stored is None and identity is not None:
             self._write_meta(identity)
 
@@ -152,8 +158,8 @@ class EdgeSink:
         """Make writes durable; then build the index if one is due (see sink.layout)."""
         if self._shard is not None:
             self._shard.flush()
-        if self._compactor is not None:
-            self._compactor.due()
+        if self._compactor is not None and self._compactor.due() and self._warmer is not None:
+            self._warmer.start()  # the build wrote new segments
 
     @property
     def builds(self) -> BuildStats:
@@ -164,6 +170,20 @@ class EdgeSink:
         """Index and merge whatever is due now (tests)."""
         if self._compactor is not None:
             self._compactor.build()
+        if self._warmer is not None:
+            self._warmer.start()
+
+    def warmed(self) -> int:
+        """Wait until the segments' files were read into the page cache; bytes read so far."""
+        if self._warmer is None:
+            return 0
+        self._warmer.wait()
+        return self._warmer.read_bytes
+
+    def _stop_warming(self) -> None:
+        if self._warmer is not None:
+            self._warmer.stop()
+            self._warmer = None
 
     def search(
         self,
@@ -225,6 +245,7 @@ class EdgeSink:
 
     def drop(self) -> None:
         self._compactor = None
+        self._stop_warming()
         if self._shard is not None:
             self._shard.close()
             self._shard = None
@@ -240,6 +261,7 @@ class EdgeSink:
     def close(self) -> None:
         try:
             self._compactor = None
+            self._stop_warming()
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()

@@ -121,10 +121,12 @@ class Compactor:
         """Count ``points`` written (upserted) since the last build."""
         self._pending += points
 
-    def due(self) -> None:
-        """Build if enough was written. Raises StoreError if the engine fails."""
-        if self._pending >= self._every:
-            self.build()
+    def due(self) -> bool:
+        """Build if enough was written; True if it did. Raises StoreError if the engine fails."""
+        if self._pending < self._every:
+            return False
+        self.build()
+        return True
 
     def build(self) -> None:
         """Index and seal what is due now (blocking; see the module's note)."""
