@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -64,6 +63,7 @@ from streaming_importer.search import find  # noqa: E402
 from streaming_importer.sink import Point, Sparse, Where  # noqa: E402
 from streaming_importer.sink.edge import EdgeSink  # noqa: E402
 from streaming_importer.source import scan  # noqa: E402
+from streaming_importer.startup import reexec_with_arena_limit  # noqa: E402
 from streaming_importer.transcript import ParseLimits, file_context_for  # noqa: E402
 
 CORPORA = [ROOT.parent / "shared" / "corpus" / n for n in ("claude-projects", "claude-projects-2")]
@@ -189,10 +189,7 @@ def main() -> None:
     parser.add_argument("--bases", type=int, default=1000, help="distinct base vectors")
     parser.add_argument("--keep", type=Path, help="write the store here and keep it")
     args = parser.parse_args()
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        # As the importer runs (streaming_importer.startup): two malloc arenas.
-        env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
+    reexec_with_arena_limit((__file__,))  # two malloc arenas, as the importer runs
     sizes = [int(s) for s in args.sizes.split(",")]
     encoder = Bm25Encoder()
     base = base_chunks()

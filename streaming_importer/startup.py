@@ -37,8 +37,8 @@ def release_stop_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def reexec_with_arena_limit() -> None:
-    """Re-execute this program once with ``MALLOC_ARENA_MAX=2`` (Linux).
+def reexec_with_arena_limit(program: tuple[str, ...] = ("-m", "streaming_importer")) -> None:
+    """Re-execute this program (``python PROGRAM ARGS``) once with ``MALLOC_ARENA_MAX=2`` (Linux).
 
     glibc reads ``MALLOC_ARENA_MAX`` only at start-up, and with one arena per
     thread (the model, parser and store threads) freed memory is spread over
@@ -48,4 +48,4 @@ def reexec_with_arena_limit() -> None:
     """
     if "MALLOC_ARENA_MAX" not in os.environ and sys.platform.startswith("linux"):
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-        os.execve(sys.executable, [sys.executable, "-m", "streaming_importer", *sys.argv[1:]], env)
+        os.execve(sys.executable, [sys.executable, *program, *sys.argv[1:]], env)

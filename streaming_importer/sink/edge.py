@@ -98,9 +98,12 @@ class EdgeSink:
         except Exception as e:  # the engine raises a bare Exception
             self._unlock()
             raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
-        self._compactor = Compactor(self._shard, every_points=self._index_points)
         self._warmer = Warmer(self._path)
         self._warmer.start()
+        # A build writes new segments, left out of the page cache.
+        self._compactor = Compactor(
+            self._shard, every_points=self._index_points, after=self._warmer.start
+        )
         if stored is None and identity is not None:
             self._write_meta(identity)
 
@@ -158,8 +161,8 @@ class EdgeSink:
         """Make writes durable; then build the index if one is due (see sink.layout)."""
         if self._shard is not None:
             self._shard.flush()
-        if self._compactor is not None and self._compactor.due() and self._warmer is not None:
-            self._warmer.start()  # the build wrote new segments
+        if self._compactor is not None:
+            self._compactor.due()
 
     @property
     def builds(self) -> BuildStats:
@@ -170,8 +173,6 @@ class EdgeSink:
         """Index and merge whatever is due now (tests)."""
         if self._compactor is not None:
             self._compactor.build()
-        if self._warmer is not None:
-            self._warmer.start()
 
     def warmed(self) -> int:
         """Wait until the segments' files were read into the page cache; bytes read so far."""

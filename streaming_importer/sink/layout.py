@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import qdrant_edge as qe
@@ -111,9 +112,13 @@ class BuildStats:
 class Compactor:
     """Runs ``shard.optimize()`` when ``every_points`` points were written since the last run."""
 
-    def __init__(self, shard: Any, *, every_points: int) -> None:
+    def __init__(
+        self, shard: Any, *, every_points: int, after: Callable[[], None] | None = None
+    ) -> None:
         self._shard = shard
         self._every = every_points
+        #: Called after each build (the store reads the new segments' files).
+        self._after = after
         self._pending = 0
         self.stats = BuildStats()
 
@@ -121,12 +126,10 @@ class Compactor:
         """Count ``points`` written (upserted) since the last build."""
         self._pending += points
 
-    def due(self) -> bool:
-        """Build if enough was written; True if it did. Raises StoreError if the engine fails."""
-        if self._pending < self._every:
-            return False
-        self.build()
-        return True
+    def due(self) -> None:
+        """Build if enough was written. Raises StoreError if the engine fails."""
+        if self._pending >= self._every:
+            self.build()
 
     def build(self) -> None:
         """Index and seal what is due now (blocking; see the module's note)."""
@@ -143,3 +146,5 @@ class Compactor:
         self.stats.total_s += took
         self.stats.longest_s = max(self.stats.longest_s, took)
         logger.debug("store index build: %.2f s", took)
+        if self._after is not None:
+            self._after()

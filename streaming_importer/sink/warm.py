@@ -77,10 +77,11 @@ class Warmer:
             self._thread.join()
 
     def _run(self) -> None:
+        buffer = memoryview(bytearray(_READ_BYTES))
         done = False
         while not done:
             for segment in self._unread():
-                if not self._read_segment(segment):
+                if not self._read_segment(segment, buffer):
                     break
                 self._warmed.add(segment.name)
             with self._lock:
@@ -94,9 +95,8 @@ class Warmer:
         except FileNotFoundError:
             return []
 
-    def _read_segment(self, segment: Path) -> bool:
-        """Read one segment's files; False if stopped or reading failed."""
-        buffer = memoryview(bytearray(_READ_BYTES))
+    def _read_segment(self, segment: Path, buffer: memoryview) -> bool:
+        """Read one segment's files through ``buffer``; False if stopped or reading failed."""
         for path in _files(segment):
             try:
                 fd = os.open(path, os.O_RDONLY)
@@ -141,18 +141,18 @@ def _data(fd: int) -> Iterator[tuple[int, int]]:
         yield start, position
 
 
-def _files(segment: Path) -> Iterator[Path]:
-    """The files of ``segment`` worth reading, in :data:`_ORDER`."""
+def _files(segment: Path) -> list[Path]:
+    """The files of ``segment`` worth reading, their folders in :data:`_ORDER`."""
     try:
-        found = [p for p in segment.rglob("*") if p.is_file()]
+        tops = sorted(segment.iterdir(), key=_rank)
+        return [p for top in tops if top.name not in _SKIP for p in _under(top)]
     except FileNotFoundError:
-        return
-    rank = {prefix: i for i, prefix in enumerate(_ORDER)}
+        return []  # a build merged the segment away meanwhile
 
-    def order(p: Path) -> int:
-        top = p.relative_to(segment).parts[0]
-        return next((i for prefix, i in rank.items() if top.startswith(prefix)), len(_ORDER))
 
-    for path in sorted(found, key=order):
-        if path.relative_to(segment).parts[0] not in _SKIP:
-            yield path
+def _rank(top: Path) -> int:
+    return next((i for i, prefix in enumerate(_ORDER) if top.name.startswith(prefix)), len(_ORDER))
+
+
+def _under(top: Path) -> list[Path]:
+    return [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]
