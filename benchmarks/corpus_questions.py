@@ -10,8 +10,8 @@ import math
 import re
 from pathlib import Path
 
-from streaming_importer.parse import parse_line
-from streaming_importer.transcript import Message, ParseLimits, file_context_for
+from streaming_importer.sources.claude import parse_line
+from streaming_importer.sources.messages import Message, ParseLimits, file_context_for
 
 __all__ = ["distinctive_sentences", "read_messages"]
 

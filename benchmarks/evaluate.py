@@ -36,11 +36,11 @@ from benchmarks import locomo, longmemeval  # noqa: E402
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.own import OwnQuestion, Scores, dev_test, score  # noqa: E402
 from benchmarks.tune import BEFORE, CORPORA  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.ranking import DEFAULT, Ranking  # noqa: E402
-from streaming_importer.results import SessionHit  # noqa: E402
-from streaming_importer.search import search  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.search.find import search  # noqa: E402
+from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.search.ranking import DEFAULT, Ranking  # noqa: E402
+from streaming_importer.search.results import SessionHit  # noqa: E402
 
 STARTED = time.monotonic()
 

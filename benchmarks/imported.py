@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from streaming_importer.config import Settings
-from streaming_importer.embed import FastEmbedEmbedder, load_embedder
-from streaming_importer.sink.edge import EdgeSink
+from streaming_importer.embedding.embedder import FastEmbedEmbedder, load_embedder
+from streaming_importer.ops.config import Settings
+from streaming_importer.store.edge import EdgeSink
 
 __all__ = ["import_folder", "search_tools"]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streaming_importer.control_client import query_running  # noqa: E402
+from streaming_importer.surfaces.http.client import query_running  # noqa: E402
 
 DEMO = ROOT / "demo" / "claude-projects"
 TARGET = "-home-dev-blog/7f0b3d95-2e6c-4a81-b4d7-c9e18a5f2036.jsonl"

@@ -13,7 +13,7 @@ each with the ``dia_id``s of the turns that hold its answer. This script:
    folder (the real parser, chunker, model and store);
 3. asks every question, within its conversation's project, with the same
    queries ``search`` sends to the store, ranks the chunks as ``search`` ranks
-   them (:func:`~streaming_importer.ranking.rank_chunks`) and takes the top k
+   them (:func:`~streaming_importer.search.ranking.rank_chunks`) and takes the top k
    distinct turns (chunks of one turn count once): the paper ranks turns,
    while ``search`` itself returns one result per session;
 4. scores the paper's evidence recall: per question, the share of its evidence
@@ -49,10 +49,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.splits import half  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.ranking import DEFAULT, Ranking, fuse, rank_chunks  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.search.ranking import DEFAULT, Ranking, fuse, rank_chunks  # noqa: E402
+from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "locomo" / "locomo10.json"
 NAMESPACE = uuid.UUID("6f1c2a4e-9b3d-4c8e-a7f5-0d2b4e6a8c10")

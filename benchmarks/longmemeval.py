@@ -10,7 +10,7 @@ hold the answer. This script:
    user turns are written (``--roles all`` writes the assistant's too);
 2. imports them all with ``python -m streaming_importer --once`` (the real
    parser, chunker, model and store);
-3. asks each question with the real :func:`~streaming_importer.search.search`,
+3. asks each question with the real :func:`~streaming_importer.search.find.search`,
    limited to its own project, and takes the sessions it returns, best first;
 4. scores the official session-level metrics on the official question set: the
    abstention questions and those with no user-side evidence are left out;
@@ -47,10 +47,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.ranking import DEFAULT, Ranking  # noqa: E402
-from streaming_importer.search import search  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.search.find import search  # noqa: E402
+from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.search.ranking import DEFAULT, Ranking  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "longmemeval"
 SUBSET = DATA / "longmemeval_s_cleaned_subset101.json"

@@ -37,9 +37,9 @@ def speed(model: str, models_dir: Path, n_chunks: int) -> dict[str, float]:
     import psutil
 
     from benchmarks.throughput import chunk_set
-    from streaming_importer.config import Settings
-    from streaming_importer.embed import load_embedder
-    from streaming_importer.embed_stage import padded_batches
+    from streaming_importer.embedding.embedder import load_embedder
+    from streaming_importer.ops.config import Settings
+    from streaming_importer.pipeline.embed_stage import padded_batches
 
     settings = Settings.from_env(
         {
@@ -76,9 +76,9 @@ def quality(model: str, state: Path) -> dict[str, tuple[float, float, float]]:
     """Import the corpus with ``model``, then score the evaluation set (hybrid)."""
     from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS
     from benchmarks.retrieval import score
-    from streaming_importer.config import Settings
-    from streaming_importer.embed import load_embedder
-    from streaming_importer.sink.edge import EdgeSink
+    from streaming_importer.embedding.embedder import load_embedder
+    from streaming_importer.ops.config import Settings
+    from streaming_importer.store.edge import EdgeSink
 
     env = {
         **os.environ,
@@ -127,8 +127,8 @@ def main() -> None:
                     sys.executable,
                     "-c",
                     "import sys; from pathlib import Path; "
-                    "from streaming_importer.embed import local_variant; "
-                    "from streaming_importer.model_folder import ensure_model; "
+                    "from streaming_importer.embedding.embedder import local_variant; "
+                    "from streaming_importer.embedding.model_folder import ensure_model; "
                     "ensure_model(Path(sys.argv[1]), local_variant(sys.argv[2]))",
                     str(models_dir),
                     model,

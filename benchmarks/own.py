@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol, TypeVar
 from benchmarks.eval_set import QUESTIONS
 from benchmarks.eval_set_2 import MORE_QUESTIONS_1, QUESTIONS_2
 from benchmarks.splits import half
-from streaming_importer.results import SessionHit
+from streaming_importer.search.results import SessionHit
 
 __all__ = ["ALL", "OwnQuestion", "Scores", "dev_test", "score", "shown_text"]
 

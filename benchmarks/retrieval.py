@@ -31,12 +31,12 @@ from benchmarks import own  # noqa: E402
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS, Question  # noqa: E402
 from benchmarks.eval_set_2 import CLASSES, CORPUS_NAME, QUESTIONS_2  # noqa: E402
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
-from streaming_importer.embed import Embedder  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.results import SessionHit  # noqa: E402
-from streaming_importer.search import search  # noqa: E402
-from streaming_importer.sink import Sink  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.embedding.embedder import Embedder  # noqa: E402
+from streaming_importer.search.find import search  # noqa: E402
+from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
+from streaming_importer.search.results import SessionHit  # noqa: E402
+from streaming_importer.store import Sink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 CORPUS_2 = ROOT.parent / "shared" / "corpus" / CORPUS_NAME

@@ -11,7 +11,7 @@ hit's context) over the project's own questions, dense-only search, the
 recall of the approximate dense search against an exact scan (top 50, same
 queries), the time to close the store and to open it again, how long the
 store's background read of its files into the page cache then takes
-(:mod:`streaming_importer.sink.warm`; searches are measured once it caught up
+(:mod:`streaming_importer.store.warm`; searches are measured once it caught up
 with the last index build), and the index builds run since the previous size
 with the longest (the longest pause).
 
@@ -53,18 +53,18 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.own import ALL  # noqa: E402
 from streaming_importer import memory  # noqa: E402
-from streaming_importer.chunk import Chunk  # noqa: E402
-from streaming_importer.embed import ModelIdentity  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.parse import parse_line  # noqa: E402
-from streaming_importer.points import payload_for  # noqa: E402
-from streaming_importer.query import SearchQuery  # noqa: E402
-from streaming_importer.search import find  # noqa: E402
-from streaming_importer.sink import Point, Sparse, Where  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
-from streaming_importer.source import scan  # noqa: E402
-from streaming_importer.startup import reexec_with_arena_limit  # noqa: E402
-from streaming_importer.transcript import ParseLimits, file_context_for  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.embedding.chunk import Chunk  # noqa: E402
+from streaming_importer.ops.startup import reexec_with_arena_limit  # noqa: E402
+from streaming_importer.pipeline.points import payload_for  # noqa: E402
+from streaming_importer.search.find import find  # noqa: E402
+from streaming_importer.search.query import SearchQuery  # noqa: E402
+from streaming_importer.sources.claude import parse_line  # noqa: E402
+from streaming_importer.sources.files import scan  # noqa: E402
+from streaming_importer.sources.messages import ParseLimits, file_context_for  # noqa: E402
+from streaming_importer.store import Point, Sparse, Where  # noqa: E402
+from streaming_importer.store.base import ModelIdentity  # noqa: E402
+from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 CORPORA = [ROOT.parent / "shared" / "corpus" / n for n in ("claude-projects", "claude-projects-2")]
 IDENTITY = ModelIdentity("synthetic", 384, "synthetic-384")
@@ -97,8 +97,8 @@ def base_chunks() -> list[tuple[Chunk, str]]:
 
 def embed(texts: list[str]) -> np.ndarray:
     """The real model's vectors of ``texts`` (run in a child process)."""
-    from streaming_importer.config import Settings
-    from streaming_importer.embed import load_embedder
+    from streaming_importer.embedding.embedder import load_embedder
+    from streaming_importer.ops.config import Settings
 
     embedder = load_embedder(Settings.from_env({}))
     out: list[list[float]] = []

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.own import ALL  # noqa: E402
-from streaming_importer.control_client import query_running  # noqa: E402
+from streaming_importer.surfaces.http.client import query_running  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 TARGET_P95_S = 0.300

@@ -104,8 +104,8 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "from streaming_importer.config import Settings; "
-                "from streaming_importer.embed import load_embedder; import os; "
+                "from streaming_importer.ops.config import Settings; "
+                "from streaming_importer.embedding.embedder import load_embedder; import os; "
                 "load_embedder(Settings.from_env(os.environ))",
             ],
             env=env,
@@ -130,7 +130,7 @@ def main() -> None:
 
             def read_log() -> None:
                 for line in stderr:
-                    if " INFO streaming_importer.monitor: file " in line:
+                    if " INFO streaming_importer.pipeline.monitor: file " in line:
                         done_at.append(time.monotonic())
                     elif "WARNING" in line or "ERROR" in line:
                         print(line.rstrip(), flush=True)

@@ -2,7 +2,7 @@
 
 Imports both corpora and LoCoMo (or reuses ``--state DIR`` holding ``1/``,
 ``2/`` and ``locomo/``), fetches each dev question's dense and BM25 candidates
-once, then scores a grid of :class:`~streaming_importer.ranking.Ranking`
+once, then scores a grid of :class:`~streaming_importer.search.ranking.Ranking`
 values, printing the best by the sum of the own dev half's session@1,
 session@5 and answer@3 and LoCoMo's dev half's evidence recall@5 (ties: the
 fewer constants changed from before issue 14). No test half is read here:
@@ -29,17 +29,17 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import locomo  # noqa: E402
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.own import OwnQuestion, Scores, dev_test, score  # noqa: E402
-from streaming_importer.lexical import Bm25Encoder  # noqa: E402
-from streaming_importer.query import SearchQuery, candidates  # noqa: E402
-from streaming_importer.ranking import (  # noqa: E402
+from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.search.query import SearchQuery, candidates  # noqa: E402
+from streaming_importer.search.ranking import (  # noqa: E402
     DEFAULT,
     Ranking,
     fuse,
     rank_chunks,
     rank_sessions,
 )
-from streaming_importer.results import SessionHit, with_context  # noqa: E402
-from streaming_importer.sink import Hit, Sink  # noqa: E402
+from streaming_importer.search.results import SessionHit, with_context  # noqa: E402
+from streaming_importer.store import Hit, Sink  # noqa: E402
 
 CORPORA = {
     1: ROOT.parent / "shared" / "corpus" / "claude-projects",

@@ -32,12 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_set import CROSS_LINGUAL, QUESTIONS  # noqa: E402
 from benchmarks.retrieval import score  # noqa: E402
-from streaming_importer import checkpoint as ckpt  # noqa: E402
-from streaming_importer.app import Importer  # noqa: E402
-from streaming_importer.chunk import Tokenizer  # noqa: E402
-from streaming_importer.config import Settings  # noqa: E402
-from streaming_importer.embed import ModelIdentity, load_embedder  # noqa: E402
-from streaming_importer.sink.edge import EdgeSink  # noqa: E402
+from streaming_importer.embedding.chunk import Tokenizer  # noqa: E402
+from streaming_importer.embedding.embedder import load_embedder  # noqa: E402
+from streaming_importer.ops.config import Settings  # noqa: E402
+from streaming_importer.pipeline.lifecycle import Importer  # noqa: E402
+from streaming_importer.state import checkpoint as ckpt  # noqa: E402
+from streaming_importer.store.base import ModelIdentity  # noqa: E402
+from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
 

@@ -1,11 +1,13 @@
+"""``python -m streaming_importer``: the first steps, then the command line."""
+
 # First the malloc arena limit (a re-exec), then the stop signals: importing
 # the rest takes time, and a SIGTERM meanwhile must still end in a clean exit
 # (see startup.py).
-from streaming_importer.startup import catch_stop_signals, reexec_with_arena_limit
+from streaming_importer.ops.startup import catch_stop_signals, reexec_with_arena_limit
 
 reexec_with_arena_limit()
 catch_stop_signals()
 
-from streaming_importer.cli import run  # noqa: E402
+from streaming_importer.surfaces.cli.main import run  # noqa: E402
 
 run()

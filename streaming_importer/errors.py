@@ -20,7 +20,7 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """The process exit codes; the README lists the same table."""
+    """The process exit codes; docs/usage.md lists the same table."""
 
     OK = 0
     ERROR = 1

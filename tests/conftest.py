@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from streaming_importer import checkpoint as ckpt
-from streaming_importer.app import Importer
-from streaming_importer.config import Settings
-from streaming_importer.embed import FastEmbedEmbedder, load_embedder
+from streaming_importer.embedding.embedder import FastEmbedEmbedder, load_embedder
 from streaming_importer.errors import ExitCode
-from streaming_importer.sink import Sink
-from streaming_importer.sink.edge import EdgeSink
-from streaming_importer.sink.server import ServerSink
+from streaming_importer.ops.config import Settings
+from streaming_importer.pipeline.lifecycle import Importer
+from streaming_importer.state import checkpoint as ckpt
+from streaming_importer.store import Sink
+from streaming_importer.store.edge import EdgeSink
+from streaming_importer.store.server import ServerSink
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-projects"
@@ -51,7 +51,7 @@ def settings_for(conversations: Path, state: Path, **env: str) -> Settings:
 
     No memory ceiling unless a test sets one: this process's memory is the
     whole suite's (several models loaded), not one importer's; the ceiling is
-    tested on the real program (tests/test_memory.py).
+    tested on the real program (tests/ops/test_memory.py).
     """
     return Settings.from_env(
         {

@@ -1,4 +1,4 @@
-"""Write synthetic points through the embedded store and report memory (run by tests/test_scale.py).
+"""Write synthetic points through the embedded store, report memory (tests/store/test_scale.py).
 
     python tests/scale_writer.py STORE_DIR POINTS INDEX_POINTS
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from streaming_importer import memory
-from streaming_importer.embed import ModelIdentity
-from streaming_importer.sink import Point, Sparse
-from streaming_importer.sink.edge import EdgeSink
+from streaming_importer.ops import memory
+from streaming_importer.store import Point, Sparse
+from streaming_importer.store.base import ModelIdentity
+from streaming_importer.store.edge import EdgeSink
 
 IDENTITY = ModelIdentity("synthetic", 384, "synthetic-384")
 

@@ -14,8 +14,8 @@ from benchmarks.eval_set_2 import (
     QUESTIONS_2,
     ClassedQuestion,
 )
-from streaming_importer.parse import parse_line
-from streaming_importer.transcript import ParseLimits, file_context_for
+from streaming_importer.sources.claude import parse_line
+from streaming_importer.sources.messages import ParseLimits, file_context_for
 
 from .conftest import ROOT
 

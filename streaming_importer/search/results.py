@@ -1,0 +1,235 @@
+"""Results: a session shown by its best chunk, and the exchange around that chunk.
+
+People ask "which conversation was that?", so a result is a session (ranked by
+:mod:`~streaming_importer.search.ranking`), shown by its best-matching chunk with the
+chunks around it from the same message, the prompt that began its exchange,
+and the exchange's conclusion: the first chunk of the last answer before the
+next prompt. So a hit on a question shows what it got, and a hit deep in a
+tool's output shows what was asked and what was concluded.
+
+Everything here is pure but :func:`with_context` and :func:`session_summary`,
+which read the session's other points from the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from streaming_importer.store import Hit, Sink, Where
+
+__all__ = [
+    "SessionHit",
+    "exchange",
+    "neighbours",
+    "resume_command",
+    "session_summary",
+    "with_context",
+]
+
+#: Chunks of one message read to find a hit's neighbours.
+_MESSAGE_CHUNKS_MAX = 512
+#: Prompt chunks of one session read to find the exchange a hit is in.
+_PROMPTS_MAX = 1024
+#: Answer chunks of one exchange read to find its conclusion.
+_ANSWERS_MAX = 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionHit:
+    """One session in the results: its best chunk and what surrounds it."""
+
+    best: Hit
+    #: The ranking score (see :mod:`~streaming_importer.search.ranking`).
+    score: float
+    #: Chunks of this session among the candidates fetched.
+    matches: int
+    #: Text of the same message just before and after the best chunk.
+    before: str = ""
+    after: str = ""
+    #: The prompt the best chunk answered (the session's last prompt before
+    #: it), or "" if the chunk is itself a prompt.
+    prompt: str = ""
+    #: The exchange's conclusion: the first chunk of its last answer, or ""
+    #: if that is the best chunk itself or there is none.
+    conclusion: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``search --json`` prints it (and the control port sends it)."""
+        p = self.best.payload
+        return {
+            "score": round(self.score, 4),
+            "similarity": round(self.best.score, 4),
+            "matches": self.matches,
+            "id": self.best.id,
+            **p,
+            "context_before": self.before,
+            "context_after": self.after,
+            "prompt": self.prompt,
+            "conclusion": self.conclusion,
+            "resume": resume_command(p),
+        }
+
+
+#: How each agent reopens a session, by id.
+_RESUME = {
+    "claude-code": "claude --resume {}",
+    "codex": "codex resume {}",
+    "gemini-cli": "gemini --resume {}",
+}
+
+
+def resume_command(payload: Mapping[str, Any]) -> str:
+    """The shell command that reopens the session in the agent that wrote it."""
+    agent = payload.get("agent") or "claude-code"
+    command = _RESUME.get(agent, _RESUME["claude-code"]).format(payload.get("session_id"))
+    # Sessions are found per project folder, so resume from there (a Gemini
+    # project known only by its hash has no folder to go to).
+    cwd = payload.get("project") or payload.get("cwd")
+    return f"cd {_shell_quote(cwd)} && {command}" if cwd and "/" in cwd else command
+
+
+def _shell_quote(path: str) -> str:
+    if re.fullmatch(r"[\w@%+=:,./-]+", path):
+        return path
+    return "'" + path.replace("'", "'\"'\"'") + "'"
+
+
+def neighbours(hit: Hit, message_chunks: Sequence[Hit]) -> tuple[str, str]:
+    """The text before and after ``hit`` within its message, overlap removed."""
+    part, index = hit.payload.get("part"), hit.payload.get("chunk_index")
+    if not isinstance(index, int):
+        return "", ""
+    by_index = {
+        h.payload.get("chunk_index"): str(h.payload.get("text", ""))
+        for h in message_chunks
+        if h.payload.get("part") == part
+    }
+    text = str(hit.payload.get("text", ""))
+    before = _drop_suffix_overlap(by_index.get(index - 1, ""), text)
+    after = _drop_prefix_overlap(text, by_index.get(index + 1, ""))
+    return before, after
+
+
+#: Shortest shared text taken for the chunk overlap, in characters (shorter
+#: is more likely a coincidence, like one shared letter).
+_MIN_OVERLAP_CHARS = 8
+
+
+def _drop_suffix_overlap(before: str, text: str) -> str:
+    """``before`` without its end that ``text`` repeats at its start."""
+    for k in range(min(len(before), len(text)), _MIN_OVERLAP_CHARS - 1, -1):
+        if before.endswith(text[:k]):
+            return before[:-k].rstrip()
+    return before
+
+
+def _drop_prefix_overlap(text: str, after: str) -> str:
+    """``after`` without its start that ``text`` already ends with."""
+    for k in range(min(len(text), len(after)), _MIN_OVERLAP_CHARS - 1, -1):
+        if text.endswith(after[:k]):
+            return after[k:].lstrip()
+    return after
+
+
+def with_context(sink: Sink, found: SessionHit) -> SessionHit:
+    """``found`` with its neighbouring chunks, the prompt it answered and its conclusion."""
+    p = found.best.payload
+    session = str(p.get("session_id"))
+    if p.get("message_uuid"):
+        same_message = Where({"session_id": session, "message_uuid": str(p["message_uuid"])})
+        before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
+        found = dataclasses.replace(found, before=before, after=after)
+    when = p.get("timestamp")
+    if not when:
+        return found
+    prompts = sink.scroll(Where({"session_id": session, "kind": "prompt"}), _PROMPTS_MAX)
+    began, ends = exchange(prompts, str(when))
+    if began is not None and p.get("kind") != "prompt":
+        found = dataclasses.replace(found, prompt=str(began.payload.get("text", "")))
+    answers = sink.scroll(
+        Where({"session_id": session, "kind": "answer"}, since=str(when), until=ends),
+        _ANSWERS_MAX,
+    )
+    last = _last_answer(answers, ends)
+    if last is not None and last.id != found.best.id:
+        found = dataclasses.replace(found, conclusion=str(last.payload.get("text", "")))
+    return found
+
+
+def _order(hit: Hit) -> tuple[str, int]:
+    return str(hit.payload.get("timestamp")), -int(hit.payload.get("chunk_index") or 0)
+
+
+def exchange(prompts: Sequence[Hit], when: str) -> tuple[Hit | None, str | None]:
+    """The prompt an exchange at ``when`` began with (its first chunk), and when the next began.
+
+    ``prompts``: a session's prompt chunks; ``when``: an ISO 8601 timestamp.
+    """
+    earlier = [h for h in prompts if str(h.payload.get("timestamp")) <= when]
+    later = [t for t in (str(h.payload.get("timestamp")) for h in prompts) if t > when]
+    began = max(earlier, key=_order) if earlier else None
+    return began, min(later) if later else None
+
+
+def _last_answer(answers: Sequence[Hit], ends: str | None) -> Hit | None:
+    """The first chunk of the latest answer message before ``ends``."""
+    firsts = [
+        h
+        for h in answers
+        if not h.payload.get("chunk_index")
+        and (ends is None or str(h.payload.get("timestamp")) < ends)
+    ]
+    return max(firsts, key=_order) if firsts else None
+
+
+#: Points of one session read for its summary.
+_SESSION_POINTS_MAX = 20_000
+_FILE_ARGUMENT = re.compile(r"^(Read|Edit|Write|MultiEdit|NotebookEdit): (\S+)")
+
+
+def session_summary(sink: Sink, session_id: str) -> dict[str, Any] | None:
+    """What a session was: first prompt, time span, project, branch, files, tools.
+
+    Built from the stored points (prompts, tool calls); None if none is stored.
+    """
+    points = sink.scroll(Where({"session_id": session_id}), _SESSION_POINTS_MAX)
+    if not points:
+        return None
+    payloads = sorted(
+        (h.payload for h in points),
+        key=lambda p: (
+            str(p.get("timestamp") or ""),
+            p.get("part") or 0,
+            p.get("chunk_index") or 0,
+        ),
+    )
+    times = [str(p["timestamp"]) for p in payloads if p.get("timestamp")]
+    prompts = [p for p in payloads if p.get("kind") == "prompt" and p.get("chunk_index") == 0]
+    tools: dict[str, int] = {}
+    files: list[str] = []
+    for p in payloads:
+        if p.get("kind") != "tool_call" or p.get("chunk_index"):
+            continue
+        text = str(p.get("text", ""))
+        name = text.split(":", 1)[0].strip()
+        tools[name] = tools.get(name, 0) + 1
+        found = _FILE_ARGUMENT.match(text)
+        if found and found.group(2) not in files:
+            files.append(found.group(2))
+    first = payloads[0]
+    return {
+        "session_id": session_id,
+        "project": next((p["project"] for p in payloads if p.get("project")), None),
+        "git_branch": next((p["git_branch"] for p in payloads if p.get("git_branch")), None),
+        "first_prompt": str(prompts[0].get("text", "")) if prompts else None,
+        "prompts": len(prompts),
+        "started": times[0] if times else None,
+        "ended": times[-1] if times else None,
+        "files_touched": files,
+        "tools_used": dict(sorted(tools.items(), key=lambda kv: -kv[1])),
+        "paths": sorted({str(p.get("path")) for p in payloads if p.get("path")}),
+        "resume": resume_command(next((p for p in payloads if p.get("project")), first)),
+    }

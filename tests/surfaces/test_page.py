@@ -1,0 +1,292 @@
+"""The web page in a real browser (Debian's headless Chromium, driven by Selenium).
+
+The real importer runs as a daemon on the demo transcripts plus one session
+whose prompts are hostile HTML; the browser signs in with the one-time link
+``python -m streaming_importer web`` prints, searches, opens a session at its
+hit and copies the resume command. The screenshots in ``docs/`` are taken here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from streaming_importer.search import browse
+from streaming_importer.sources.claude import parse_line
+from streaming_importer.sources.messages import ParseLimits, file_context_for
+from streaming_importer.state.privacy import Tombstones
+from streaming_importer.surfaces.http.web_auth import LINK_TTL_S, SESSION_TTL_S, WebAuth
+
+from ..conftest import DEMO, ROOT, run_cli, settings_for, start_cli
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+HOSTILE = [
+    "<script>window.pwned = 1</script> hostile script prompt",
+    '<img src=x onerror="window.pwned = 2"> hostile image prompt',
+    "[hostile link](javascript:window.pwned=3) prompt",
+]
+
+
+def hostile_session(folder: Path) -> None:
+    lines = []
+    for i, text in enumerate(HOSTILE):
+        lines.append(
+            {
+                "type": "user",
+                "uuid": f"00000000-0000-4000-8000-00000000000{i}",
+                "sessionId": "hostile-session",
+                "cwd": "/home/dev/hostile",
+                "timestamp": f"2026-10-0{i + 1}T10:00:00.000Z",
+                "message": {"role": "user", "content": text},
+            }
+        )
+    path = folder / "-home-dev-hostile" / "hostile-session.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("page")
+    shutil.copytree(DEMO, tmp / "conversations")
+    hostile_session(tmp / "conversations")
+    env = {"CONVERSATIONS_DIR": str(tmp / "conversations"), "STATE_DIR": str(tmp / "state")}
+    proc = start_cli(env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            out = run_cli("status", "--json", env=env)
+            if out.returncode == 0 and json.loads(out.stdout).get("running"):
+                if json.loads(out.stdout)["pending_bytes"] == 0:
+                    break
+            time.sleep(0.3)  # polling a condition, with a deadline
+        else:
+            raise AssertionError("the importer did not catch up")
+        yield env
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def login_url(env: dict[str, str]) -> str:
+    out = run_cli("web", "--no-open", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(
+            "Debian's chromium and chromium-driver are needed (apt-get install, see .ci/run)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: WebDriver, css: str, seconds: float = 20) -> Any:
+    return WebDriverWait(driver, seconds).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, css) if d.find_elements(By.CSS_SELECTOR, css) else None
+        )
+    )
+
+
+def test_without_the_link_page_and_api_answer_401(daemon: dict[str, str]) -> None:
+    base = login_url(daemon).split("/login")[0]
+    for path in ("/", "/app.js", "/api/search?q=orders", "/api/status", "/login?token=forged"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + path, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 401, path
+
+
+def test_search_open_the_hit_and_copy_the_resume_command(
+    daemon: dict[str, str], browser: WebDriver
+) -> None:
+    browser.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
+    browser.get(login_url(daemon))
+    cookie = browser.get_cookie("si_session")
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    box = wait(browser, "#q")
+    box.send_keys("which default did we pick for the orders table migration?")
+    first = wait(browser, "#results li.hit .open")
+    hit = browser.find_element(By.CSS_SELECTOR, "#results li.hit")
+    assert "fulfillment_status" in hit.text
+    assert "claude --resume 3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57" in hit.text
+    browser.save_screenshot(str(ROOT / "docs" / "web-search.png"))
+
+    first.click()
+    landed = wait(browser, "#messages li.msg.hit")
+    assert "fulfillment_status" in landed.text
+    assert browser.execute_script("return document.activeElement.classList.contains('hit')")
+    assert browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight",
+        landed,
+    )
+    browser.save_screenshot(str(ROOT / "docs" / "web-session.png"))
+
+    find = browser.find_element(By.ID, "find")
+    find.send_keys("ACCESS EXCLUSIVE")
+    find.submit()
+    WebDriverWait(browser, 10).until(lambda d: "1 of" in d.find_element(By.ID, "find-info").text)
+    marks = browser.find_elements(By.CSS_SELECTOR, "#messages mark.find")
+    assert marks and all(m.text.lower() == "access exclusive" for m in marks)
+
+    browser.find_element(By.CSS_SELECTOR, "#session-meta button.copy").click()
+    copied = browser.execute_async_script(
+        "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('failed: ' + e))"
+    )
+    assert copied == "cd /home/dev/shop-api && claude --resume 3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"
+
+
+def test_the_sessions_list_newest_first_by_project(
+    daemon: dict[str, str], browser: WebDriver
+) -> None:
+    browser.get(login_url(daemon))
+    browser.get(browser.current_url.split("#")[0] + "#/sessions")
+    WebDriverWait(browser, 20).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == 5
+    )
+    shown = browser.find_element(By.ID, "sessions").text
+    assert "The CI job keeps failing on test_webhook_retry" in shown  # a first prompt
+    assert "/home/dev/shop-api" in shown and "KB" in shown
+    project = browser.find_element(By.ID, "sessions-project")
+    project.send_keys("blog")
+    project.submit()
+    WebDriverWait(browser, 20).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == 1
+    )
+    assert "Atom feed" in browser.find_element(By.ID, "sessions").text
+
+
+def test_hostile_transcript_text_renders_as_text(
+    daemon: dict[str, str], browser: WebDriver
+) -> None:
+    browser.get(login_url(daemon))
+    wait(browser, "#q").send_keys("hostile prompt")
+    wait(browser, "#results li.hit")
+    shown = browser.find_element(By.ID, "results").text
+    assert "hostile" in shown
+    browser.find_element(By.CSS_SELECTOR, "#results li.hit .open").click()
+    wait(browser, "#messages li.msg")
+    WebDriverWait(browser, 10).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#messages li.msg")) == len(HOSTILE)
+    )
+    shown = browser.find_element(By.ID, "messages").text
+    for text in HOSTILE:
+        assert text in shown  # exactly as typed, tags and all
+    assert browser.execute_script("return window.pwned === undefined")
+    assert not browser.find_elements(
+        By.CSS_SELECTOR, "main img, main script, main a[href^=javascript]"
+    )
+
+
+def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: Path) -> None:
+    env = {"CONVERSATIONS_DIR": str(DEMO), "STATE_DIR": str(tmp_path / "state")}
+    assert run_cli("--once", env=env).returncode == 0
+    points = json.loads(run_cli("status", "--json", env=env).stdout)["points"]
+    proc = start_cli("serve", env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while (out := run_cli("web", "--no-open", env=env)).returncode != 0:
+            assert time.monotonic() < deadline, out.stderr[-2000:]
+            time.sleep(0.3)  # polling a condition, with a deadline
+        url = out.stdout.strip()
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as signed_in:
+            opener.open(url, timeout=10)
+        signed_in.value.close()
+        assert signed_in.value.code == 303
+        cookie = signed_in.value.headers["Set-Cookie"].split(";", 1)[0]
+        query = url.split("/login")[0] + "/api/search?q=orders%20table%20default&limit=1"
+        request = urllib.request.Request(query, headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            hits = json.loads(answer.read())
+        assert hits[0]["session_id"] == "3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"
+        status = json.loads(run_cli("status", "--json", env=env).stdout)
+        assert status["running"] and status["points"] == points
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def test_a_long_session_loads_in_pages_and_nothing_is_lost_between_them(
+    corpus: Path, tmp_path: Path
+) -> None:
+    rel = "-home-dev-spotter/4d5611e5-241a-462a-8d15-5122611a9569.jsonl"
+    settings = settings_for(corpus, tmp_path)
+    limits = ParseLimits(redact_secrets=True)
+    context, everything = file_context_for(rel), []
+    for line in (corpus / rel).read_bytes().split(b"\n"):
+        result = parse_line(line, context, limits)
+        context = result.context
+        everything.extend(m.text for m in result.messages)
+    pages, offset = [], 0
+    while offset is not None:
+        answer = browse.page(settings, Tombstones(), rel, offset, 40)
+        assert len(answer["messages"]) <= 40
+        pages.append([m["text"] for m in answer["messages"]])
+        offset = answer["next"]
+    assert len(pages) > 5
+    assert [text for page in pages for text in page] == everything
+    # A page asked with a window smaller than one line steps over it.
+    big = max((corpus / rel).read_bytes().split(b"\n"), key=len)
+    start = (corpus / rel).read_bytes().index(big)
+    step = browse.page(settings, Tombstones(), rel, start, 5, window=len(big) // 2)
+    assert step["messages"] == [] and step["next"] == start + len(big) // 2
+
+
+def test_login_links_are_single_use_and_expire() -> None:
+    now = [1000.0]
+    auth = WebAuth(clock=lambda: now[0])
+    token = auth.new_link_token()
+    cookie = auth.redeem(token)
+    assert cookie is not None and auth.allows(cookie)
+    assert auth.redeem(token) is None  # used
+    late = auth.new_link_token()
+    now[0] += LINK_TTL_S + 1
+    assert auth.redeem(late) is None  # expired
+    assert not auth.allows("forged") and not auth.allows(None)
+    now[0] += SESSION_TTL_S
+    assert not auth.allows(cookie)  # the session ended
