@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from streaming_importer.errors import ConfigError
 from streaming_importer.ops import values
+from streaming_importer.ops.env import Env
 from streaming_importer.ops.values import SEARCH_MODES, SOURCE_NAMES
 from streaming_importer.sources.files import Source
 
@@ -25,7 +26,6 @@ __all__ = ["DEFAULT_MODEL", "SEARCH_MODES", "Settings"]
 #: PyPI packages (which of its files it means: ``embed.DEFAULT_VARIANT``).
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
-_T = TypeVar("_T")
 #: Each source: the variable naming its folder, that setting, and the part below it read.
 _SOURCE_FOLDERS = {
     "claude": ("CONVERSATIONS_DIR", "conversations_dir", ""),
@@ -126,6 +126,9 @@ class Settings:
     control_port: int | None
     #: Address of that TCP port (loopback unless opened on purpose, in a container).
     control_host: str
+    #: The operator says a TLS proxy (or a port published only on the host's
+    #: loopback) is the only way to CONTROL_HOST when it is not a loopback address.
+    control_behind_proxy: bool
     #: Loopback port of the web page while the importer runs (0: any free
     #: one); None: no page.
     web_port: int | None
@@ -147,7 +150,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from ``environ``; raise ConfigError on the first bad value."""
-        env = _Env(environ)
+        env = Env(environ)
         settings = cls(
             conversations_dir=env.path("CONVERSATIONS_DIR", "~/.claude/projects"),
             codex_home=env.path("CODEX_HOME", "~/.codex"),
@@ -189,6 +192,7 @@ class Settings:
             search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", values.parse_duration),
             control_port=env.optional("CONTROL_PORT", values.parse_port),
             control_host=env.get("CONTROL_HOST", "127.0.0.1", values.parse_nonempty),
+            control_behind_proxy=env.get("CONTROL_BEHIND_PROXY", "false", values.parse_bool),
             web_port=env.get("WEB_PORT", "0", values.parse_web_port),
             operational_memory_mb=env.int("OPERATIONAL_MEMORY_MB", 1024, low=0, high=1 << 20),
             summary_interval_s=env.float("SUMMARY_INTERVAL_S", 60.0, low=1.0, high=86400.0),
@@ -205,6 +209,13 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO", values.parse_log_level),
             log_format=env.get("LOG_FORMAT", "text", values.parse_log_format),
         )
+        if not (settings.control_behind_proxy or values.is_loopback(settings.control_host)):
+            raise ConfigError(
+                f"CONTROL_HOST={settings.control_host!r} is not a loopback address: the control "
+                "port's bearer token would cross the network in clear. Keep it on 127.0.0.1 "
+                "(in a container, publish the port on the host's 127.0.0.1), or set "
+                "CONTROL_BEHIND_PROXY=true if a TLS proxy in front is the only way in"
+            )
         if settings.chunk_overlap_tokens >= settings.chunk_max_tokens // 2:
             raise ConfigError(
                 f"CHUNK_OVERLAP_TOKENS={str(settings.chunk_overlap_tokens)!r} must be less than "
@@ -269,52 +280,3 @@ class Settings:
                 value = values.mask_url(value)
             parts.append(f"{field.name.upper()}={value}")
         logger.info("settings: %s", " ".join(parts))
-
-
-class _Env:
-    """Typed look-ups in an environment mapping; errors name variable and value."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def _raw(self, name: str) -> str | None:
-        value = self._environ.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def get(self, name: str, default: str, parse: Callable[[str], _T]) -> _T:
-        raw = self._raw(name)
-        return self._parse(name, default if raw is None else raw, parse)
-
-    def optional(self, name: str, parse: Callable[[str], _T]) -> _T | None:
-        raw = self._raw(name)
-        return None if raw is None else self._parse(name, raw, parse)
-
-    def path(self, name: str, default: str) -> Path:
-        return self.get(name, default, lambda v: Path(v).expanduser())
-
-    def int(self, name: str, default: int, *, low: int, high: int) -> int:
-        def parse(value: str) -> int:
-            number = int(value.replace("_", ""))
-            if not low <= number <= high:
-                raise ValueError(f"must be between {low} and {high}")
-            return number
-
-        return self.get(name, str(default), parse)
-
-    def float(self, name: str, default: float, *, low: float, high: float) -> float:
-        def parse(value: str) -> float:
-            number = float(value)
-            if not low <= number <= high:
-                raise ValueError(f"must be between {low} and {high}")
-            return number
-
-        return self.get(name, str(default), parse)
-
-    @staticmethod
-    def _parse(name: str, value: str, parse: Callable[[str], _T]) -> _T:
-        try:
-            return parse(value)
-        except ValueError as e:
-            raise ConfigError(f"{name}={value!r} is not valid: {e}") from e

@@ -7,6 +7,7 @@ around the reason; durations are also what ``--since``, ``--until`` and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "SEARCH_MODES",
     "SOURCE_NAMES",
     "is_duration",
+    "is_loopback",
     "mask_url",
     "parse_bool",
     "parse_duration",
@@ -131,3 +133,13 @@ def parse_log_level(value: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback: ``localhost``, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere

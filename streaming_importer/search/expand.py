@@ -16,7 +16,8 @@ from typing import Any
 
 from streaming_importer.ops.config import Settings
 from streaming_importer.sources import Parser, parser_for
-from streaming_importer.sources.files import locate
+from streaming_importer.sources.discover import start_context
+from streaming_importer.sources.files import SourceFile, locate
 from streaming_importer.sources.messages import FileContext, Message, ParseLimits, file_context_for
 from streaming_importer.state.privacy import Privacy, Tombstones
 from streaming_importer.store import Sink, Where
@@ -85,14 +86,45 @@ def open_transcript(settings: Settings, tombstones: Tombstones, path: str) -> Tr
     file, whole = found
     if not file.is_file():
         raise ExpandError(f"{path!r} does not exist (moved or deleted?)")
-    context = file_context_for(path)
     limits = ParseLimits(
         tool_result_max_chars=settings.tool_result_max_chars,
         tool_call_max_chars=settings.tool_call_max_chars,
         redact_secrets=settings.redact_secrets,
     )
+    context = _resolved_context(settings, file, path, whole, limits)
     privacy = Privacy(settings.exclude_projects, tombstones)
     return Transcript(file, whole, context, limits, privacy, parser_for(context))
+
+
+def _resolved_context(
+    settings: Settings, file: Path, path: str, whole: bool, limits: ParseLimits
+) -> FileContext:
+    """The file's project and session as the importer resolves them, for any line of it.
+
+    A Gemini chat's project comes from ``projects.json`` (the importer's own
+    :func:`~streaming_importer.sources.discover.start_context`); a Codex
+    rollout's from its first line, its ``session_meta``, which a page or a hit
+    in the middle of the file would otherwise never see. Without them an
+    excluded or forgotten project would be judged by a folder's name.
+    """
+    context = file_context_for(path)
+    if context.agent == "gemini-cli":
+        found = SourceFile(path, file, 0, 0, 0, 0, context.agent, whole)
+        return start_context(found, settings.source_folders, settings.max_line_bytes)
+    if context.agent != "codex" or whole:
+        return context
+    with file.open("rb") as f:
+        first = f.readline(settings.max_line_bytes + 1)
+    if not first.endswith(b"\n"):
+        return context
+    learned = parser_for(context)(first, context, limits).context
+    return dataclasses.replace(
+        context,
+        session_id=learned.session_id,
+        project=learned.project,
+        git_branch=learned.git_branch,
+        named=learned.named,
+    )
 
 
 def messages_around(

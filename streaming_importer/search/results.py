@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,17 +85,14 @@ _RESUME = {
 def resume_command(payload: Mapping[str, Any]) -> str:
     """The shell command that reopens the session in the agent that wrote it."""
     agent = payload.get("agent") or "claude-code"
-    command = _RESUME.get(agent, _RESUME["claude-code"]).format(payload.get("session_id"))
+    # Every part comes from a transcript, so every part is quoted: a session id
+    # like "x;curl x|sh" must stay one word of the command a person copies.
+    session = shlex.quote(str(payload.get("session_id")))
+    command = _RESUME.get(agent, _RESUME["claude-code"]).format(session)
     # Sessions are found per project folder, so resume from there (a Gemini
     # project known only by its hash has no folder to go to).
     cwd = payload.get("project") or payload.get("cwd")
-    return f"cd {_shell_quote(cwd)} && {command}" if cwd and "/" in cwd else command
-
-
-def _shell_quote(path: str) -> str:
-    if re.fullmatch(r"[\w@%+=:,./-]+", path):
-        return path
-    return "'" + path.replace("'", "'\"'\"'") + "'"
+    return f"cd {shlex.quote(cwd)} && {command}" if cwd and "/" in cwd else command
 
 
 def neighbours(hit: Hit, message_chunks: Sequence[Hit]) -> tuple[str, str]:

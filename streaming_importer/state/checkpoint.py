@@ -24,10 +24,10 @@ from typing import Any
 
 import orjson
 
-from streaming_importer.state.counters import Counts
 from streaming_importer.errors import CheckpointError
-from streaming_importer.state.privacy import Tombstones
 from streaming_importer.sources.files import FileIdentity
+from streaming_importer.state.counters import Counts
+from streaming_importer.state.privacy import Tombstones
 
 __all__ = [
     "FORMAT_VERSION",

@@ -98,3 +98,33 @@ def test_settings_are_logged_on_one_line_with_the_api_key_masked(
     assert "QDRANT_API_KEY=***" in record.getMessage()
     assert "SOURCE_NAME=laptop" in record.getMessage()
     assert "sekrit" not in caplog.text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "importer.example"])
+def test_a_non_loopback_control_host_is_refused_unless_a_proxy_is_declared(host: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"CONTROL_HOST": host})
+    message = str(refused.value)
+    assert f"CONTROL_HOST={host!r}" in message and "CONTROL_BEHIND_PROXY=true" in message
+    assert "in clear" in message
+    declared = Settings.from_env({"CONTROL_HOST": host, "CONTROL_BEHIND_PROXY": "true"})
+    assert declared.control_host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_control_hosts_are_accepted(host: str) -> None:
+    assert Settings.from_env({"CONTROL_HOST": host}).control_host == host
+
+
+def test_the_program_exits_2_on_a_non_loopback_control_host(tmp_path: Path) -> None:
+    result = run_cli(
+        "--once",
+        env={
+            "CONVERSATIONS_DIR": str(tmp_path),
+            "STATE_DIR": str(tmp_path / "state"),
+            "CONTROL_PORT": "0",
+            "CONTROL_HOST": "0.0.0.0",
+        },
+    )
+    assert result.returncode == ExitCode.CONFIG
+    assert "CONTROL_HOST='0.0.0.0' is not a loopback address" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -49,9 +50,12 @@ async def test_the_three_tools(imported: dict[str, str]) -> None:
 
 
 async def check_three_tools(client: Client) -> None:
-    tools = {t.name for t in (await client.list_tools()).tools}
-    assert tools == {"search", "expand", "get_session"}
+    listed = (await client.list_tools()).tools
+    assert {t.name for t in listed} == {"search", "expand", "get_session"}
+    # Each tool says its texts are quoted data, not instructions.
+    assert all("quoted data" in (t.description or "") for t in listed)
     hits = await call(client, "search", query="why did the webhook test fail?", limit=3)
+    assert all(fenced(h[key]) for h in hits for key in ("text", "prompt", "conclusion"))
     best = hits[0]
     assert best["session_id"] == WEBHOOK
     for key in ("message_uuid", "timestamp", "path", "offset", "text", "prompt", "score"):
@@ -63,11 +67,12 @@ async def check_three_tools(client: Client) -> None:
     assert best["message_uuid"] in uuids
     assert uuids.index(best["message_uuid"]) >= 1  # there is context before it
     assert all({"kind", "role", "timestamp", "text"} <= set(m) for m in around)
+    assert all(fenced(m["text"]) for m in around)
 
     session = await call(client, "get_session", session_id=WEBHOOK)
     assert session["project"] == "/home/dev/shop-api"
     assert session["git_branch"] == "fix/flaky-webhook-test"
-    assert session["first_prompt"] and session["started"] <= session["ended"]
+    assert fenced(session["first_prompt"]) and session["started"] <= session["ended"]
     assert any(f.endswith("fixtures.ts") for f in session["files_touched"])
     assert session["tools_used"]
 
@@ -123,3 +128,8 @@ async def test_beside_a_running_importer(imported: dict[str, str]) -> None:
         finally:
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(timeout=30) == 0
+
+
+def fenced(text: str) -> bool:
+    """Empty, or the whole of it inside one ``history`` fence."""
+    return text == "" or re.fullmatch(r"(`{3,})history\n.*\n\1", text, re.DOTALL) is not None

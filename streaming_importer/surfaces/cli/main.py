@@ -178,6 +178,10 @@ def run() -> None:
     """The program's entry point (``python -m streaming_importer``, ``streaming-importer``)."""
     reexec_with_arena_limit()  # a no-op under ``python -m``: __main__ did it first
     catch_stop_signals()
+    # Everything the program creates (store, checkpoint, quarantine, lock,
+    # socket, logs) holds conversation text or guards it: owner-only, whatever
+    # the folder's or the shell's defaults.
+    os.umask(0o077)
     if STOP.is_set():  # stopped before it even started
         raise SystemExit(ExitCode.OK)
     raise SystemExit(main())

@@ -115,7 +115,7 @@ async function runSearch() {
 function renderHit(hit) {
   const target = new URLSearchParams({
     path: hit.path, offset: String(hit.offset), turn: String(hit.turn || 0),
-    session: hit.session_id, project: hit.project || "", resume: hit.resume || "",
+    session: hit.session_id, project: hit.project || "",
   });
   const passage = el("p", { class: "passage" },
     el("span", { class: "muted", text: hit.context_before || "" }),
@@ -152,7 +152,7 @@ async function loadSessions(start) {
         box.append(el("h3", { text: day }));
         lastDay = day;
       }
-      const target = new URLSearchParams({ path: s.path, session: s.session_id, project: s.project || "", resume: s.resume || "" });
+      const target = new URLSearchParams({ path: s.path, session: s.session_id, project: s.project || "" });
       box.append(el("article", { class: "session" },
         el("a", { href: `#/session?${target}`, text: firstLine(s.first_prompt || s.session_id, 140) }),
         el("p", { class: "muted", text: `${s.project || "-"}  ·  ${s.agent}  ·  ${Math.round(s.bytes / 1024)} KB` })));
@@ -191,14 +191,26 @@ async function loadPage() {
   return answer.messages;
 }
 
+async function showResume(sessionId) {
+  if (!sessionId) return;
+  try {
+    const summary = await api("/session", { id: sessionId });
+    if (summary.resume && $("session-title").textContent === sessionId) {
+      $("session-meta").append(" ", el("code", { class: "resume", text: summary.resume }), copyButton(summary.resume));
+    }
+  } catch (e) {
+    // A session with nothing stored (all of it excluded) has no command to show.
+  }
+}
+
 async function openSession(params) {
   transcript = { path: params.get("path"), next: 0 };
   $("messages").replaceChildren();
   $("session-title").textContent = params.get("session") || "";
-  $("session-meta").replaceChildren(
-    el("span", { text: params.get("project") || "" }), " ",
-    params.get("resume") ? el("code", { text: params.get("resume") }) : null,
-    params.get("resume") ? copyButton(params.get("resume")) : null);
+  $("session-meta").replaceChildren(el("span", { text: params.get("project") || "" }));
+  // The command to copy comes from the importer, never from the URL: a link
+  // someone sent must not put a command of theirs behind the Copy button.
+  showResume(params.get("session"));
   const offset = params.get("offset"), turn = Number(params.get("turn") || 0);
   try {
     for (let i = 0; i < MAX_PAGES_TO_HIT; i++) {
