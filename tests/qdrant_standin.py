@@ -57,7 +57,7 @@ class QdrantStandIn:
                     self._answer(200, stand_in.route(self.command, self.path, body))
                     stand_in.answered.append(self.path)
 
-            do_GET = do_PUT = do_POST = do_DELETE = _handle
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -70,6 +70,8 @@ class QdrantStandIn:
             return {"title": "qdrant stand-in", "version": "1.20.0"}
         if m := re.fullmatch(r"/collections/([^/]+)/exists", path):
             return {"exists": m.group(1) in self.collections}
+        if re.fullmatch(r"/collections/[^/]+", path) and method == "PATCH":
+            return True  # collection metadata (the redaction rule set)
         if m := re.fullmatch(r"/collections/([^/]+)", path):
             self.collections.add(m.group(1))
             self.created[m.group(1)] = body

@@ -43,8 +43,10 @@ class Tombstones:
         if session_id in self.sessions:
             return True
         # Checked for every stored point: nothing to work out when nothing is forgotten.
-        return bool(self.projects) and project is not None and (
-            project in self.projects or PurePosixPath(project).name in self.projects
+        return (
+            bool(self.projects)
+            and project is not None
+            and (project in self.projects or PurePosixPath(project).name in self.projects)
         )
 
     def add_session(self, session: str) -> None:

@@ -14,7 +14,7 @@ Methods are synchronous; the lifecycle calls them from a worker thread.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from streaming_importer.errors import ModelMismatchError
@@ -159,6 +159,18 @@ class Sink(Protocol):
 
     def scroll(self, where: Where, limit: int) -> list[Hit]:
         """Up to ``limit`` points that satisfy ``where``, in no set order (score 0)."""
+        ...
+
+    def pages(self, size: int) -> Iterator[list[Hit]]:
+        """Every point with its payload, ``size`` at a time, in id order (score 0)."""
+        ...
+
+    def stored_redaction(self) -> str | None:
+        """The redaction rule set the stored text was made under; None if never recorded."""
+        ...
+
+    def record_redaction(self, rules: str) -> None:
+        """Record that every stored text is redacted under ``rules``."""
         ...
 
     def count(self, where: Where | None = None) -> int:

@@ -30,7 +30,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,6 +48,12 @@ from streaming_importer.store.base import (
     Where,
     check_identity,
 )
+from streaming_importer.store.edge_types import (
+    edge_filter,
+    edge_vectors,
+    path_filter,
+    sparse_vector,
+)
 from streaming_importer.store.layout import (
     HNSW_EF,
     INDEX_POINTS,
@@ -61,6 +67,9 @@ from streaming_importer.store.warm import Warmer
 __all__ = ["EdgeSink"]
 
 logger = logging.getLogger(__name__)
+
+#: The key of the redaction rule set in ``<collection>.json``, beside the identity.
+_REDACTION = "redaction"
 
 
 class EdgeSink:
@@ -133,11 +142,25 @@ class EdgeSink:
         return shard
 
     def _write_meta(self, identity: ModelIdentity) -> None:
+        self._replace_meta({**identity.to_json(), "schema": SCHEMA})
+
+    def _replace_meta(self, data: dict[str, Any]) -> None:
         tmp = self._meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({**identity.to_json(), "schema": SCHEMA}, indent=2))
+        tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self._meta_path)
 
+    def stored_redaction(self) -> str | None:
+        rules = (self._read_meta() or {}).get(_REDACTION)
+        return rules if isinstance(rules, str) else None
+
+    def record_redaction(self, rules: str) -> None:
+        self._replace_meta({**(self._read_meta() or {}), _REDACTION: rules})
+
     def stored_identity(self) -> dict[str, Any] | None:
+        data = self._read_meta()
+        return None if data is None else {k: v for k, v in data.items() if k != _REDACTION}
+
+    def _read_meta(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self._meta_path.read_text())
         except FileNotFoundError:
@@ -151,7 +174,7 @@ class EdgeSink:
             return
         self._shard.update(
             qe.UpdateOperation.upsert_points(
-                [qe.Point(uuid.UUID(p.id), _vectors(p), p.payload) for p in points]
+                [qe.Point(uuid.UUID(p.id), edge_vectors(p), p.payload) for p in points]
             )
         )
         if self._compactor is not None:
@@ -203,13 +226,13 @@ class EdgeSink:
         query = (
             qe.Query.Nearest(list(dense), using=DENSE)
             if dense is not None
-            else qe.Query.Nearest(_sparse(cast(Sparse, sparse)), using=SPARSE)
+            else qe.Query.Nearest(sparse_vector(cast(Sparse, sparse)), using=SPARSE)
         )
         request = qe.QueryRequest(
             limit=limit,
             query=query,
             with_payload=True,
-            filter=_filter(where),
+            filter=edge_filter(where),
             params=qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=HNSW_EF),
         )
         return [
@@ -221,14 +244,25 @@ class EdgeSink:
         if self._shard is None:
             return []
         records, _ = self._shard.scroll(
-            qe.ScrollRequest(limit=limit, filter=_filter(where), with_payload=True)
+            qe.ScrollRequest(limit=limit, filter=edge_filter(where), with_payload=True)
         )
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+
+    def pages(self, size: int) -> Iterator[list[Hit]]:
+        offset = None
+        while self._shard is not None:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=size, with_payload=True)
+            )
+            if records:
+                yield [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+            if offset is None:
+                return
 
     def count(self, where: Where | None = None) -> int:
         if self._shard is None:
             return 0
-        request = qe.CountRequest(filter=_filter(where) if where else None, exact=True)
+        request = qe.CountRequest(filter=edge_filter(where) if where else None, exact=True)
         return int(self._shard.count(request))
 
     def tally(self, field: str, limit: int) -> dict[str, int]:
@@ -238,11 +272,11 @@ class EdgeSink:
         return {str(hit.value): int(hit.count) for hit in found.hits}
 
     def delete_path(self, source: str, path: str) -> None:
-        self._shard.update(qe.UpdateOperation.delete_points_by_filter(_path_filter(source, path)))
+        self._shard.update(qe.UpdateOperation.delete_points_by_filter(path_filter(source, path)))
 
     def delete_where(self, where: Where) -> None:
         if self._shard is not None:
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter(where)))
 
     def drop(self) -> None:
         self._compactor = None
@@ -256,7 +290,7 @@ class EdgeSink:
 
     def move_path(self, source: str, old: str, new: str) -> None:
         self._shard.update(
-            qe.UpdateOperation.set_payload_by_filter(_path_filter(source, old), {"path": new})
+            qe.UpdateOperation.set_payload_by_filter(path_filter(source, old), {"path": new})
         )
 
     def close(self) -> None:
@@ -269,46 +303,3 @@ class EdgeSink:
                 self._shard = None
         finally:
             self._unlock()
-
-
-def _vectors(point: Point) -> dict[str, Any]:
-    vectors: dict[str, Any] = {DENSE: point.vector}
-    if point.sparse is not None:
-        vectors[SPARSE] = _sparse(point.sparse)
-    return vectors
-
-
-def _sparse(sparse: Sparse) -> Any:
-    return qe.SparseVector(list(sparse.indices), list(sparse.values))
-
-
-def _filter(where: Where) -> Any:
-    conditions: list[Any] = [
-        qe.FieldCondition(key, match=_match(value)) for key, value in where.equals.items()
-    ]
-    if where.since or where.until:
-        conditions.append(
-            qe.FieldCondition("timestamp", range=qe.RangeDateTime(gte=where.since, lt=where.until))
-        )
-    if where.offsets is not None:
-        low, high = where.offsets
-        conditions.append(qe.FieldCondition("offset", range=qe.RangeFloat(gte=low, lt=high)))
-    excluded: list[Any] = [
-        qe.FieldCondition(key, match=_match(value)) for key, value in where.differs.items()
-    ]
-    if not conditions and not excluded:
-        return None
-    return qe.Filter(must=conditions or None, must_not=excluded or None)
-
-
-def _match(value: str | tuple[str, ...]) -> Any:
-    return qe.MatchAny(list(value)) if isinstance(value, tuple) else qe.MatchValue(value)
-
-
-def _path_filter(source: str, path: str) -> Any:
-    return qe.Filter(
-        must=[
-            qe.FieldCondition("source", match=qe.MatchValue(source)),
-            qe.FieldCondition("path", match=qe.MatchValue(path)),
-        ]
-    )

@@ -37,6 +37,8 @@ __all__ = ["ServerSink"]
 logger = logging.getLogger(__name__)
 
 _META_KEY = "streaming_importer_model"
+#: The redaction rule set the collection's text was stored under (collection metadata).
+_REDACTION_KEY = "streaming_importer_redaction"
 #: Errors that mean the server could not be reached or answered badly.
 _TRANSPORT_ERRORS = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
 
@@ -57,6 +59,8 @@ class ServerSink:
         self._collection = collection
         self._where = where
         self._exists = False
+        #: The collection's metadata: model identity, redaction rule set.
+        self._metadata: dict[str, Any] = {}
         #: For a collection created here (an existing one keeps its own).
         self._shards = shards
         self._replicas = replicas
@@ -76,6 +80,7 @@ class ServerSink:
         try:
             exists = self._client.collection_exists(self._collection)
             if exists:
+                self._metadata = self._read_metadata()
                 check_identity(self.stored_identity(), identity, self._describe())
             elif create and identity is not None:
                 self._create(identity)
@@ -88,13 +93,14 @@ class ServerSink:
         return f"collection {self._collection!r} on {self._where}"
 
     def _create(self, identity: ModelIdentity) -> None:
+        self._metadata = {_META_KEY: {**identity.to_json(), "schema": SCHEMA}}
         self._client.create_collection(
             self._collection,
             vectors_config={
                 DENSE: models.VectorParams(size=identity.dim, distance=models.Distance.COSINE)
             },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            metadata={_META_KEY: {**identity.to_json(), "schema": SCHEMA}},
+            metadata=self._metadata,
             shard_number=self._shards,
             replication_factor=self._replicas,
         )
@@ -114,12 +120,24 @@ class ServerSink:
             self._replicas,
         )
 
+    def _read_metadata(self) -> dict[str, Any]:
+        return dict(self._client.get_collection(self._collection).config.metadata or {})
+
     def stored_identity(self) -> dict[str, Any] | None:
         if not self._client.collection_exists(self._collection):
             return None
-        metadata = self._client.get_collection(self._collection).config.metadata or {}
-        stored = metadata.get(_META_KEY)
+        stored = self._read_metadata().get(_META_KEY)
         return stored if isinstance(stored, dict) else None
+
+    def stored_redaction(self) -> str | None:
+        # As read (or written) when the collection was opened: one request fewer.
+        rules = self._metadata.get(_REDACTION_KEY)
+        return rules if isinstance(rules, str) else None
+
+    def record_redaction(self, rules: str) -> None:
+        with self._transient():
+            self._client.update_collection(self._collection, metadata={_REDACTION_KEY: rules})
+        self._metadata[_REDACTION_KEY] = rules
 
     def upsert(self, points: Sequence[Point]) -> None:
         if not points:
@@ -180,6 +198,18 @@ class ServerSink:
                 self._collection, scroll_filter=_filter(where), limit=limit, with_payload=True
             )
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+
+    def pages(self, size: int) -> Iterator[list[Hit]]:
+        offset = None
+        while self._exists:
+            with self._transient():
+                records, offset = self._client.scroll(
+                    self._collection, offset=offset, limit=size, with_payload=True
+                )
+            if records:
+                yield [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+            if offset is None:
+                return
 
     def count(self, where: Where | None = None) -> int:
         if not self._exists:

@@ -9,10 +9,11 @@ from streaming_importer.ops.config import Settings
 from streaming_importer.ops.values import mask_url
 from streaming_importer.search.query import agent_where
 from streaming_importer.sources.files import AGENTS, scan_all
+from streaming_importer.sources.redact import RULESET
 from streaming_importer.state.checkpoint import Checkpoint
 from streaming_importer.store import Sink
 
-__all__ = ["MAX_SOURCES", "StoreCounts", "status_report", "store_counts"]
+__all__ = ["MAX_SOURCES", "StoreCounts", "redaction_status", "status_report", "store_counts"]
 
 #: Machines (``SOURCE_NAME``) a status lists, the ones with most points first.
 MAX_SOURCES = 64
@@ -25,6 +26,8 @@ class StoreCounts:
     points: int
     agents: dict[str, int]
     sources: dict[str, int]
+    #: The redaction rule set the stored text was made under (None: not recorded).
+    redaction: str | None = None
 
 
 def store_counts(sink: Sink, settings: Settings) -> StoreCounts:
@@ -33,7 +36,28 @@ def store_counts(sink: Sink, settings: Settings) -> StoreCounts:
         points=sink.count(),
         agents={AGENTS[name]: sink.count(agent_where(AGENTS[name])) for name in settings.sources},
         sources=sink.tally("source", MAX_SOURCES),
+        redaction=sink.stored_redaction(),
     )
+
+
+def redaction_status(settings: Settings, stored: str | None, points: int) -> dict[str, Any]:
+    """Whether the stored text is redacted under the rules this version applies.
+
+    ``current`` is False when text was stored under another rule set (or
+    before rule sets were recorded): ``redact-again`` brings it up to date.
+    """
+    if not settings.redact_secrets:
+        return {"rules": None, "stored": stored, "current": True, "note": "REDACT_SECRETS=false"}
+    current = stored == RULESET or (stored is None and points == 0)
+    note = (
+        None
+        if current
+        else (
+            f"stored text predates the redaction rules ({stored or 'not recorded'}); "
+            "run `python -m streaming_importer redact-again`"
+        )
+    )
+    return {"rules": RULESET, "stored": stored, "current": current, "note": note}
 
 
 def status_report(
@@ -76,6 +100,7 @@ def status_report(
         "sources": counts.sources,
         "quarantined": state.totals.quarantined,
         "secrets_redacted": state.totals.secrets_redacted,
+        "redaction": redaction_status(settings, counts.redaction, counts.points),
         "forgotten_sessions": len(state.forgotten.sessions),
         "forgotten_projects": len(state.forgotten.projects),
         "lines": state.totals.lines,

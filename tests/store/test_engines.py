@@ -62,6 +62,33 @@ def test_upsert_search_count_and_filter(sink: Sink) -> None:
             sink.search(2, Where(), **vectors)  # type: ignore[arg-type]
 
 
+def test_every_point_page_by_page_and_the_redaction_record(sink: Sink) -> None:
+    sink.open(IDENTITY)
+    assert sink.stored_redaction() is None
+    sink.upsert([point(i, "/home/a/shop", [1, i, 0, 0]) for i in range(7)])
+    sink.flush()
+    pages = list(sink.pages(3))
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert sorted(h.payload["text"] for page in pages for h in page) == [f"t{i}" for i in range(7)]
+    sink.record_redaction("detect-secrets 1.5.0; own rules 1")
+    assert sink.stored_redaction() == "detect-secrets 1.5.0; own rules 1"
+    # The identity is kept beside it.
+    assert sink.stored_identity() == {**IDENTITY.to_json(), "schema": 2}
+
+
+def test_the_redaction_record_survives_reopening(tmp_path: Path) -> None:
+    first = EdgeSink(tmp_path / "qdrant", "conversations")
+    first.open(IDENTITY)
+    first.record_redaction("rules 2")
+    first.close()
+    again = EdgeSink(tmp_path / "qdrant", "conversations")
+    again.open(IDENTITY)
+    try:
+        assert again.stored_redaction() == "rules 2"
+    finally:
+        again.close()
+
+
 def test_edge_store_reopens_and_refuses_another_model(tmp_path: Path) -> None:
     first = EdgeSink(tmp_path / "qdrant", "c")
     first.open(IDENTITY)

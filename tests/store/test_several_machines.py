@@ -124,7 +124,7 @@ async def test_mcp_expand_says_where_the_text_came_from(shared: tuple[Sink, Sett
         data: Any = result.structured_content
         messages = data["result"] if isinstance(data, dict) and "result" in data else data
         assert messages and all(m["from"] == "stored text" for m in messages)
-        assert messages[0]["text"].startswith(payload["text"][:40])
+        assert messages[0]["text"].startswith("```history\n" + payload["text"][:40])
         missing = await client.call_tool(
             "expand", {"path": "nowhere.jsonl", "offset": 0, "source": "desktop"}
         )

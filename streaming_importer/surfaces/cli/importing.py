@@ -23,13 +23,15 @@ from streaming_importer.ops import memory
 from streaming_importer.ops.config import Settings
 from streaming_importer.ops.startup import STOP
 from streaming_importer.pipeline.lifecycle import Importer
+from streaming_importer.pipeline.redact_again import redact_again
+from streaming_importer.sources.redact import RULESET
 from streaming_importer.state import checkpoint as ckpt
 from streaming_importer.state.folder import make_private, state_lock
-from streaming_importer.store import open_sink
+from streaming_importer.store import Sink, open_sink
 from streaming_importer.surfaces.cli.progress import progress_display
 from streaming_importer.surfaces.http.services import Surfaces
 
-__all__ = ["import_", "reindex"]
+__all__ = ["import_", "redact_again_command", "reindex"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = 
         _check_baseline(settings)
         sink = open_sink(settings)
         sink.open(embedder.identity)
+        _check_redaction(settings, sink)
         logger.info("ready in %.1f s", time.monotonic() - started)
         try:
             with progress_display(console, once) as progress:
@@ -98,6 +101,42 @@ def reindex(settings: Settings, console: Any) -> int:
         ckpt.save(settings.checkpoint_path, state)
     logger.info("reindex: collection deleted and progress reset; importing everything again")
     return import_(settings, once=True, console=console)
+
+
+def redact_again_command(settings: Settings) -> int:
+    """``redact-again``: stored text under today's redaction rules, re-embedding only changes."""
+    make_private(settings.state_dir)
+    with state_lock(settings.state_dir):
+        embedder = load_embedder(settings)
+        sink = open_sink(settings)
+        try:
+            sink.open(embedder.identity, create=False)
+            outcome = redact_again(sink, embedder)
+        finally:
+            sink.close()
+    print(  # noqa: T201
+        f"{outcome.checked} points checked, {outcome.changed} re-redacted and embedded again "
+        f"({outcome.secrets} secrets) in {outcome.seconds:.1f} s; rules: {RULESET}"
+    )
+    return ExitCode.OK
+
+
+def _check_redaction(settings: Settings, sink: Sink) -> None:
+    """A new collection records the rule set; one stored under another is named, once."""
+    if not settings.redact_secrets:
+        return
+    stored = sink.stored_redaction()
+    if stored == RULESET:
+        return
+    if stored is None and sink.count() == 0:
+        sink.record_redaction(RULESET)
+        return
+    logger.warning(
+        "the stored text was redacted under %s, not %s: new text follows the new rules; "
+        "run `python -m streaming_importer redact-again` (importer stopped) for the rest",
+        stored or "an unrecorded earlier rule set",
+        RULESET,
+    )
 
 
 def _check_baseline(settings: Settings) -> None:

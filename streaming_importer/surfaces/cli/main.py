@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return cli_query.web(settings, args)
         if args.command == "reindex":
             return cli_import.reindex(settings, console)
+        if args.command == "redact-again":
+            return cli_import.redact_again_command(settings)
         if args.command == "mcp":
             # Imported here: the MCP SDK takes half a second to import, which
             # no other command should pay.
@@ -158,6 +160,11 @@ def _parser() -> argparse.ArgumentParser:
         "reindex",
         help="delete the collection and import everything again (after a model change, "
         "or from an older version)",
+    )
+    sub.add_parser(
+        "redact-again",
+        help="redact the stored text again under this version's rules, re-embedding only "
+        "what changed (stop the importer first)",
     )
     sub.add_parser("mcp", help="serve search to Claude Code over MCP (stdio)")
     sub.add_parser(

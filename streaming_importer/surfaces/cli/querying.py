@@ -223,6 +223,8 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
             continue
         if key == "sources" and isinstance(value, dict):
             value = ", ".join(f"{name} {n:,} points" for name, n in value.items()) or "none"
+        if key == "redaction" and isinstance(value, dict):
+            value = value["note"] or value["rules"]
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"
         if key == "health" and isinstance(value, dict):

@@ -298,6 +298,10 @@ async function refreshStatus() {
     const memory = s.health && s.health.memory ? `memory ${s.health.memory.level}` : "";
     const lag = s.pending_bytes ? `${Math.round(s.pending_bytes / 1024)} KB to import` : "caught up";
     $("status-text").textContent = [`${s.files} files`, `${s.points} points`, lag, memory].filter(Boolean).join("  ·  ");
+    // Text stored under older redaction rules may still hold what today's catch.
+    const stale = s.redaction && !s.redaction.current ? s.redaction.note : "";
+    $("status-redaction").textContent = stale;
+    $("status-redaction").hidden = !stale;
   } catch (e) {
     $("status-text").textContent = `status unavailable: ${e.message}`;
   }
