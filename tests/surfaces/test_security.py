@@ -323,3 +323,51 @@ def test_a_relative_state_dir_is_found_from_anywhere(demo_copy: Path, tmp_path: 
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0
+
+
+CROWD = """
+import select, socket, sys, time
+port, want, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def slow():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /status HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n")  # and never the rest
+    return s
+held = [slow() for _ in range(want)]
+print("holding", len(held), flush=True)
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    answered, _, _ = select.select(held, [], [], 0.2)
+    for s in answered:  # refused or timed out: take the place again
+        held.remove(s)
+        s.close()
+        held.append(slow())
+"""
+
+
+def test_another_users_slow_connections_leave_the_owners_requests_answering(
+    running: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    state, proc = running
+    port = json.loads((state / "importer.json").read_text())["port"]
+    env = {"STATE_DIR": str(state)}
+    with subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", CROWD, str(port), "64", "60"],
+        user=NOBODY,
+        cwd="/tmp",
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    ) as crowd:
+        try:
+            assert crowd.stdout is not None and crowd.stdout.readline().startswith("holding 64")
+            # The owner's CLI asks over the socket, whose slots the crowd cannot take.
+            for _ in range(3):
+                found = run_cli("search", "rate limit", "--json", "--limit", "1", env=env)
+                assert found.returncode == 0, found.stderr[-2000:]
+                assert json.loads(found.stdout)[0]["project"] == "/home/dev/shop-api"
+            status = run_cli("status", "--json", env=env)
+            assert status.returncode == 0 and json.loads(status.stdout)["running"] is True
+            assert crowd.poll() is None  # the crowd was still there throughout
+        finally:
+            crowd.kill()
+    assert proc.poll() is None

@@ -19,8 +19,10 @@ token, by itself. Writes (``/forget``)
 are POST only; no CORS header is ever sent, so a web page can neither send the
 token nor read an answer.
 
-Every request is bounded: :data:`MAX_CONNECTIONS` at once (more are answered
-503 at once), :data:`READ_TIMEOUT_S` to send the request, 16 KB of head and
+Every request is bounded: :data:`MAX_CONNECTIONS` at once on each listener
+(more are answered 503 at once), the socket's counted apart from the TCP
+port's, and a socket peer checked before it takes one, so nobody else can
+crowd out the owner's own requests; :data:`READ_TIMEOUT_S` to send the request, 16 KB of head and
 body (:mod:`~streaming_importer.surfaces.http.protocol`). A handler's error becomes a
 JSON error with its status (:func:`~streaming_importer.surfaces.http.serving.error_answer`:
 400 bad input, 404, 405, 503 while the store does not answer, 500 otherwise,
@@ -53,6 +55,7 @@ from streaming_importer.surfaces.http.client import (
 )
 from streaming_importer.surfaces.http.protocol import Request, answer, read_request
 from streaming_importer.surfaces.http.serving import (
+    MAX_CONNECTIONS,
     READ_TIMEOUT_S,
     Gate,
     Handler,
@@ -80,6 +83,8 @@ class ControlServer:
         self._host = host
         self._token = ""
         self._gate = Gate()
+        #: Requests in flight per listener (False: the socket, True: TCP).
+        self._busy = {False: 0, True: 0}
         #: The TCP port bound, if any.
         self.port: int | None = None
 
@@ -179,12 +184,17 @@ class ControlServer:
         async with listener:
             while True:
                 stream = await listener.accept()
-                if self._gate.full():
-                    await answer(
-                        stream, 503, {"error": "busy: too many open requests"}, timeout_s=1.0
-                    )
+                refused = None
+                if not needs_token and not _peer_is_owner(stream):
+                    # Known before a byte is read: no slot for another user.
+                    refused = 403, {"error": "another user's request"}
+                elif self._busy[needs_token] >= MAX_CONNECTIONS:
+                    refused = 503, {"error": "busy: too many open requests"}
+                if refused is not None:
+                    await answer(stream, *refused, timeout_s=1.0)
                     await stream.aclose()
                     continue
+                self._busy[needs_token] += 1
                 self._gate.enter()
                 connections.start_soon(self._serve_one, stream, needs_token)
 
@@ -196,12 +206,11 @@ class ControlServer:
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             return  # the client hung up: nobody to answer
         finally:
+            self._busy[needs_token] -= 1
             self._gate.leave()
 
     async def _respond(self, stream: SocketStream, needs_token: bool) -> tuple[int, Any]:
         try:
-            if not needs_token:
-                _check_peer(stream)
             with anyio.fail_after(READ_TIMEOUT_S):
                 request = await read_request(stream)
             if needs_token:
@@ -229,15 +238,14 @@ class ControlServer:
                     path.unlink()
 
 
-def _check_peer(stream: SocketStream) -> None:
+def _peer_is_owner(stream: SocketStream) -> bool:
     """On the socket: only this user (or root) may ask; the file mode says so too."""
     if not hasattr(socket, "SO_PEERCRED"):
-        return
+        return True
     raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
     creds = raw.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    if uid not in (os.getuid(), 0):
-        raise Refused(403, "another user's request")
+    return uid in (os.getuid(), 0)
 
 
 def _write_private(path: Path, text: str) -> None:
