@@ -10,8 +10,9 @@ fusion, and each result's context). Prints p50, p95 and max.
 
 Then the same through the web page's API (``/api/search`` on the importer's
 loopback web port, signed in with the one-time link ``web`` prints, the
-cookie on every request), with what the page loads around it (its three
-files, the status panel, the sessions list, a page of each hit's transcript);
+session credential in the ``X-Session`` header of every call, as the page
+sends it), with what the page loads around it (its three files, the status
+panel, the sessions list, a page of each hit's transcript);
 and the importer's anonymous memory (from its own ``/health``) once caught up,
 after the socket rounds and after the page rounds.
 
@@ -115,26 +116,20 @@ def anon_mb(runtime: Path) -> float:
 
 
 class Page:
-    """The web page's client: signs in with a one-time link, then sends its cookie."""
+    """The web page's client: signs in with a one-time link, then sends its credential."""
 
     def __init__(self, link: str) -> None:
         self.base = link.split("/login")[0]
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args: object, **kwargs: object) -> None:
-                return None
-
-        try:
-            urllib.request.build_opener(NoRedirect).open(link, timeout=10)
-        except urllib.error.HTTPError as signed_in:
-            signed_in.close()
-            self.cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
-        else:
+        with urllib.request.urlopen(link, timeout=10) as signed_in:
+            page = signed_in.read().decode()
+        marker = '<meta name="si-session" content="'
+        if marker not in page:
             raise SystemExit("the login link did not sign in")
+        self.credential = page.split(marker, 1)[1].split('"', 1)[0]
 
     def get(self, route: str, **params: str) -> object:
         url = f"{self.base}{route}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(url, headers={"Cookie": self.cookie})
+        request = urllib.request.Request(url, headers={"X-Session": self.credential})
         with urllib.request.urlopen(request, timeout=30) as answer:
             data = answer.read()
         return json.loads(data) if route.startswith("/api/") else data

@@ -8,15 +8,19 @@ hit and copies the resume command. The screenshots in ``docs/`` are taken here.
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import signal
+import stat
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from selenium import webdriver
@@ -100,6 +104,8 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         )
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    # The network log: what the page's requests were answered with.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -128,13 +134,27 @@ def wait(driver: WebDriver, css: str, seconds: float = 20) -> Any:
     )
 
 
-def test_without_the_link_page_and_api_answer_401(daemon: dict[str, str]) -> None:
+def test_without_the_credential_the_api_answers_401(daemon: dict[str, str]) -> None:
     base = login_url(daemon).split("/login")[0]
-    for path in ("/", "/app.js", "/api/search?q=orders", "/api/status", "/login?token=forged"):
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(base + path, timeout=10)
-        refused.value.close()
-        assert refused.value.code == 401, path
+    for path in ("/api/search?q=orders", "/api/status", "/login?token=forged"):
+        for headers in ({}, {"X-Session": "forged"}):
+            request = urllib.request.Request(base + path, headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            refused.value.close()
+            assert refused.value.code == 401, path
+    # The page's own files hold no data: they are served to anyone, never cached.
+    with urllib.request.urlopen(base + "/app.js", timeout=10) as page:
+        assert page.headers["Cache-Control"] == "no-store"
+
+
+def signed_in(url: str) -> dict[str, str]:
+    """The headers a signed-in page sends: the credential the login answer handed over."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.headers.get("Set-Cookie") is None
+        page = answer.read().decode()
+    credential = page.split('<meta name="si-session" content="', 1)[1].split('"', 1)[0]
+    return {"X-Session": credential}
 
 
 def test_search_open_the_hit_and_copy_the_resume_command(
@@ -145,9 +165,11 @@ def test_search_open_the_hit_and_copy_the_resume_command(
         {"permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
     )
     browser.get(login_url(daemon))
-    cookie = browser.get_cookie("si_session")
-    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     box = wait(browser, "#q")
+    # The credential lives in the tab, not in a cookie; the used link left the address bar.
+    assert browser.get_cookies() == []
+    assert browser.execute_script("return sessionStorage.getItem('si-session')")
+    assert "token" not in browser.current_url
     box.send_keys("which default did we pick for the orders table migration?")
     first = wait(browser, "#results li.hit .open")
     hit = browser.find_element(By.CSS_SELECTOR, "#results li.hit")
@@ -245,14 +267,9 @@ def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: 
             assert time.monotonic() < deadline, out.stderr[-2000:]
             time.sleep(0.3)  # polling a condition, with a deadline
         url = out.stdout.strip()
-        opener = urllib.request.build_opener(_NoRedirect)
-        with pytest.raises(urllib.error.HTTPError) as signed_in:
-            opener.open(url, timeout=10)
-        signed_in.value.close()
-        assert signed_in.value.code == 303
-        cookie = signed_in.value.headers["Set-Cookie"].split(";", 1)[0]
+        headers = signed_in(url)
         query = url.split("/login")[0] + "/api/search?q=orders%20table%20default&limit=1"
-        request = urllib.request.Request(query, headers={"Cookie": cookie})
+        request = urllib.request.Request(query, headers=headers)
         with urllib.request.urlopen(request, timeout=30) as answer:
             hits = json.loads(answer.read())
         assert hits[0]["session_id"] == "3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"
@@ -261,11 +278,6 @@ def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: 
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def test_a_long_session_loads_in_pages_and_nothing_is_lost_between_them(
@@ -298,12 +310,102 @@ def test_login_links_are_single_use_and_expire() -> None:
     now = [1000.0]
     auth = WebAuth(clock=lambda: now[0])
     token = auth.new_link_token()
-    cookie = auth.redeem(token)
-    assert cookie is not None and auth.allows(cookie)
+    credential = auth.redeem(token)
+    assert credential is not None and auth.allows(credential)
     assert auth.redeem(token) is None  # used
     late = auth.new_link_token()
     now[0] += LINK_TTL_S + 1
     assert auth.redeem(late) is None  # expired
     assert not auth.allows("forged") and not auth.allows(None)
     now[0] += SESSION_TTL_S
-    assert not auth.allows(cookie)  # the session ended
+    assert not auth.allows(credential)  # the session ended
+
+
+ATTACKER_PAGE = """<!doctype html><title>waiting</title><script>
+fetch("http://127.0.0.1:%d/api/search?q=rate%%20limit", {credentials: "include"})
+  .then(r => { document.title = "read " + r.status; })
+  .catch(e => { document.title = "blocked"; });
+</script>"""
+
+
+_HOP_BY_HOP = {"host", "connection", "accept-encoding"}
+
+
+class Attacker(http.server.BaseHTTPRequestHandler):
+    """A page on another loopback port, recording what the browser sends it."""
+
+    page = b""
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        Attacker.seen.append(dict(self.headers))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(Attacker.page)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_a_page_on_another_loopback_port_gets_nothing(
+    daemon: dict[str, str], browser: WebDriver
+) -> None:
+    browser.get(login_url(daemon))
+    wait(browser, "#q")
+    port = int(browser.current_url.split(":")[2].split("/")[0])
+    Attacker.page = (ATTACKER_PAGE % port).encode()
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{attacker.server_address[1]}/")
+        WebDriverWait(browser, 20).until(lambda d: d.title != "waiting")
+        assert browser.title == "blocked"  # the browser gives the attacker nothing to read
+        # What the browser sent for the attacker's call, from its network log.
+        log = [json.loads(entry["message"])["message"] for entry in browser.get_log("performance")]
+        ((request_id, url),) = {
+            m["params"]["requestId"]: m["params"]["request"]["url"]
+            for m in log
+            if m["method"] == "Network.requestWillBeSent"
+            and "/api/search" in m["params"]["request"]["url"]
+        }.items()
+        sent = next(
+            m["params"]["headers"]
+            for m in log
+            if m["method"] == "Network.requestWillBeSentExtraInfo"
+            and m["params"]["requestId"] == request_id
+        )
+        assert sent["Sec-Fetch-Site"] == "same-site" and "Cookie" not in sent
+        # Sent again as the browser sent it, it is refused.
+        replay = urllib.request.Request(
+            url, headers={k: v for k, v in sent.items() if k.lower() not in _HOP_BY_HOP}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(replay, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 403
+        # Nothing the owner signed in with reached the other port either.
+        assert Attacker.seen and not any("Cookie" in h or "X-Session" in h for h in Attacker.seen)
+    finally:
+        attacker.shutdown()
+
+
+def test_web_opens_a_private_file_and_no_process_argument_holds_the_token(
+    daemon: dict[str, str], tmp_path: Path, browser: WebDriver
+) -> None:
+    recorded = tmp_path / "argv.json"
+    fake_browser = tmp_path / "browser.py"
+    fake_browser.write_text(
+        f"import json, sys; open({str(recorded)!r}, 'w').write(json.dumps(sys.argv))\n"
+    )
+    out = run_cli("web", env={**daemon, "BROWSER": f"{sys.executable} {fake_browser} %s"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    token = out.stdout.strip().split("token=", 1)[1]
+    argv = json.loads(recorded.read_text())
+    assert not any(token in arg for arg in argv)
+    opened = Path(argv[-1].removeprefix("file://"))
+    assert stat.S_IMODE(opened.stat().st_mode) == 0o600 and token in opened.read_text()
+    # Opened in a real browser, the file signs in.
+    browser.get(opened.as_uri())
+    wait(browser, "#q").send_keys("orders table default")
+    assert "fulfillment_status" in wait(browser, "#results li.hit").text

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import html
+import os
 import sys
+import urllib.parse
+import webbrowser
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -161,10 +166,29 @@ def web(settings: Settings, args: argparse.Namespace) -> int:
     url = str(answer["url"])
     print(url)  # noqa: T201
     if not args.no_open:
-        import webbrowser
-
-        webbrowser.open(url)
+        # The browser is opened on a local file that posts the token: a URL
+        # with the token in it would sit in the process list while xdg-open runs.
+        webbrowser.open(login_file(settings.state_dir, url).as_uri())
     return ExitCode.OK
+
+
+def login_file(state_dir: Path, url: str) -> Path:
+    """A 0600 page in the state folder that signs in by posting the token of ``url``."""
+    base, _, query = url.partition("?")
+    token = urllib.parse.parse_qs(query).get("token", [""])[0]
+    page = (
+        '<!doctype html><meta charset="utf-8"><title>Signing in</title>'
+        f'<form method="post" action="{html.escape(base)}">'
+        f'<input type="hidden" name="token" value="{html.escape(token)}">'
+        "<noscript><button>Sign in</button></noscript></form>"
+        "<script>document.forms[0].submit()</script>\n"
+    )
+    path = state_dir / "web-login.html"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(page)
+    path.chmod(0o600)  # an older file keeps its mode through O_CREAT
+    return path
 
 
 def forget(settings: Settings, args: argparse.Namespace) -> int:

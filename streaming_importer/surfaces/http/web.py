@@ -3,11 +3,16 @@
 Served by the running importer (``WEB_PORT``, on 127.0.0.1 only), with the
 process's own store and model: it adds no second copy of either. Who may
 look is decided by :class:`~streaming_importer.surfaces.http.web_auth.WebAuth`: a one-time
-link (``GET /login?token=...``, made by ``python -m streaming_importer web``
-over the owner-only control socket) sets a session cookie (``HttpOnly;
-SameSite=Strict``); every other request without a live cookie is answered 401,
-one whose ``Host`` is not a loopback name 403 (a DNS-rebinding page has its own
-name there). Only GET is answered. The API (``/api/search``, ``/api/status``,
+token (``/login``, by GET from the printed link or by POST from the 0600 local
+file ``python -m streaming_importer web`` opens) is traded for a session
+credential that the page itself holds (in its tab's ``sessionStorage``) and
+sends as the ``X-Session`` header. No cookie is set: a browser sends a
+127.0.0.1 cookie to every port of 127.0.0.1, so any local process that got
+the owner to open its port would receive it. Every API call must also be the
+page's own (``Sec-Fetch-Site: same-origin``, and no other ``Origin``: 403),
+come with a live credential (401), and name a loopback ``Host`` (403: a
+DNS-rebinding page has its own name there). The page's three files hold no
+data and are served to anyone. The API (``/api/search``, ``/api/status``,
 ``/api/health``, ``/api/sessions``, ``/api/transcript``, ``/api/session``) is
 the control surface's read-only part; nothing here deletes.
 
@@ -20,7 +25,6 @@ run. Requests are bounded as on the control surface: connections, time, size.
 from __future__ import annotations
 
 import logging
-from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from typing import Any
 
@@ -41,7 +45,7 @@ from streaming_importer.surfaces.http.serving import (
     check_loopback_host,
     error_answer,
 )
-from streaming_importer.surfaces.http.web_auth import COOKIE, SESSION_TTL_S, WebAuth
+from streaming_importer.surfaces.http.web_auth import SESSION_HEADER, SESSION_META, WebAuth
 
 __all__ = ["API_PATHS", "WebServer"]
 
@@ -66,6 +70,7 @@ _HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+_WEB_COMMAND = "`python -m streaming_importer web`"
 #: (status, body, content type, extra headers)
 _Answer = tuple[int, bytes, str, dict[str, str]]
 
@@ -135,39 +140,50 @@ class WebServer:
 
     async def _route(self, request: Request) -> _Answer:
         check_loopback_host(request)
+        if request.path == "/login" and request.method in ("GET", "POST"):
+            return self._login(request.params.get("token", ""))
         if request.method != "GET":
             raise MethodNotAllowed(f"{request.method} is not answered here: the page only reads")
-        if request.path == "/login":
-            cookie = self._auth.redeem(request.params.get("token", ""))
-            if cookie is None:
-                raise Refused(
-                    401, "this link is used or expired: run `python -m streaming_importer web`"
-                )
-            attributes = f"HttpOnly; SameSite=Strict; Path=/; Max-Age={int(SESSION_TTL_S)}"
-            headers = {"Location": "/", "Set-Cookie": f"{COOKIE}={cookie}; {attributes}"}
-            return 303, b"", "text/plain; charset=utf-8", headers
-        if not self._auth.allows(_cookie(request)):
-            raise Refused(401, "sign in with the link `python -m streaming_importer web` prints")
-        if request.path.startswith("/api/") and request.path[4:] in API_PATHS:
-            return _json(200, await self._api("GET", request.path[4:], request.params))
         if request.path in _FILES:
-            name, content_type = _FILES[request.path]
-            data = (
-                resources.files("streaming_importer.surfaces.http")
-                .joinpath("page", name)
-                .read_bytes()
-            )
-            return 200, data, content_type, {}
+            return _page_file(request.path)
+        if request.path.startswith("/api/") and request.path[4:] in API_PATHS:
+            self._check_own_page(request)
+            if not self._auth.allows(request.headers.get(SESSION_HEADER.lower())):
+                raise Refused(
+                    401, "sign in with the link `python -m streaming_importer web` prints"
+                )
+            return _json(200, await self._api("GET", request.path[4:], request.params))
         raise NotFound(f"no such page: {request.path}")
 
+    def _login(self, token: str) -> _Answer:
+        """The page, holding a new session credential, for a valid one-time ``token``."""
+        credential = self._auth.redeem(token)
+        if credential is None:
+            raise Refused(
+                401, "this link is used or expired: run `python -m streaming_importer web`"
+            )
+        status, page, content_type, headers = _page_file("/")
+        meta = f'<meta name="{SESSION_META}" content="{credential}">'.encode()
+        return status, page.replace(b"</head>", meta + b"</head>", 1), content_type, headers
 
-def _cookie(request: Request) -> str | None:
-    try:
-        jar = SimpleCookie(request.headers.get("cookie", ""))
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None else None
+    def _check_own_page(self, request: Request) -> None:
+        """Refuse (403) an API call another page made: another port, another site."""
+        site = request.headers.get("sec-fetch-site")
+        if site is not None and site != "same-origin":
+            raise Refused(403, f"an API call from another page (Sec-Fetch-Site: {site})")
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in (
+            f"http://127.0.0.1:{self.port}",
+            f"http://localhost:{self.port}",
+        ):
+            raise Refused(403, f"an API call from another origin ({origin})")
+
+
+def _page_file(path: str) -> _Answer:
+    name, content_type = _FILES[path]
+    data = resources.files("streaming_importer.surfaces.http").joinpath("page", name).read_bytes()
+    # Never kept by a cache: the login answer holds a credential.
+    return 200, data, content_type, {"Cache-Control": "no-store"}
 
 
 def _json(status: int, body: Any) -> _Answer:

@@ -1,12 +1,14 @@
-"""Who may see the web page: one-time login links, then a cookie. Pure (clock injected).
+"""Who may see the web page: one-time login links, then a credential the page holds. Pure.
 
 The owner asks the running importer for a link (``python -m streaming_importer
 web``, over the owner-only control socket, or the token-guarded port). The
 link carries a one-time token, valid for :data:`LINK_TTL_S` seconds; opening
-it trades the token for a session cookie (``HttpOnly; SameSite=Strict``),
-valid for :data:`SESSION_TTL_S`. Tokens and cookies are 256-bit random
-values; only their SHA-256 is kept, so a lookup's timing says nothing about a
-value. Both are bounded: the oldest pending link or session is dropped first.
+it trades the token for a session credential, valid for :data:`SESSION_TTL_S`,
+that the page keeps in its tab and sends as the :data:`SESSION_HEADER` header
+(never a cookie: one would go to every port of 127.0.0.1). Tokens and
+credentials are 256-bit random values; only their SHA-256 is kept, so a
+lookup's timing says nothing about a value. Both are bounded: the oldest
+pending link or session is dropped first. The clock is injected.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["COOKIE", "LINK_TTL_S", "SESSION_TTL_S", "WebAuth"]
+__all__ = ["LINK_TTL_S", "SESSION_HEADER", "SESSION_META", "SESSION_TTL_S", "WebAuth"]
 
-#: The session cookie's name.
-COOKIE = "si_session"
+#: The header the page sends its session credential in.
+SESSION_HEADER = "X-Session"
+#: The ``<meta>`` name the login answer hands the credential to the page under.
+SESSION_META = "si-session"
 #: Seconds a login link may wait to be opened.
 LINK_TTL_S = 120.0
 #: Seconds a browser session lasts.
@@ -45,23 +49,23 @@ class WebAuth:
         return token
 
     def redeem(self, token: str) -> str | None:
-        """A new session cookie value for a valid, unused ``token``; None otherwise."""
+        """A new session credential for a valid, unused ``token``; None otherwise."""
         expiry = self._links.pop(_hash(token), None)
         if expiry is None or expiry < self._clock():
             return None
-        cookie = secrets.token_urlsafe(32)
-        _put(self._sessions, _hash(cookie), self._clock() + SESSION_TTL_S, _MAX_SESSIONS)
-        return cookie
+        credential = secrets.token_urlsafe(32)
+        _put(self._sessions, _hash(credential), self._clock() + SESSION_TTL_S, _MAX_SESSIONS)
+        return credential
 
-    def allows(self, cookie: str | None) -> bool:
-        """Whether ``cookie`` is a live session."""
-        if not cookie:
+    def allows(self, credential: str | None) -> bool:
+        """Whether ``credential`` (what the page sent) is a live session."""
+        if not credential:
             return False
-        expiry = self._sessions.get(_hash(cookie))
+        expiry = self._sessions.get(_hash(credential))
         if expiry is None:
             return False
         if expiry < self._clock():
-            del self._sessions[_hash(cookie)]
+            del self._sessions[_hash(credential)]
             return False
         return True
 

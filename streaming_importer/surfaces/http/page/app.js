@@ -20,9 +20,25 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The session credential: handed over once by the login answer (a <meta>), then
+// kept in this tab's sessionStorage, which no other port or site can read, and
+// sent as a header. No cookie: a browser sends those to every port of a host.
+const SESSION_KEY = "si-session";
+(function takeCredential() {
+  const meta = document.querySelector('meta[name="si-session"]');
+  if (meta) {
+    sessionStorage.setItem(SESSION_KEY, meta.content);
+    meta.remove();
+    history.replaceState(null, "", "/" + location.hash); // the used link out of the address bar
+  }
+})();
+
 async function api(path, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v !== null && v !== undefined));
-  const response = await fetch(`/api${path}?${query}`, { credentials: "same-origin" });
+  const response = await fetch(`/api${path}?${query}`, {
+    credentials: "omit",
+    headers: { "X-Session": sessionStorage.getItem(SESSION_KEY) || "" },
+  });
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
   return body;
