@@ -33,6 +33,7 @@ from streaming_importer.search import browse
 from streaming_importer.sources.claude import parse_line
 from streaming_importer.sources.messages import ParseLimits, file_context_for
 from streaming_importer.state.privacy import Tombstones
+from streaming_importer.store.edge import EdgeSink
 from streaming_importer.surfaces.http.web_auth import LINK_TTL_S, SESSION_TTL_S, WebAuth
 
 from ..conftest import DEMO, ROOT, run_cli, settings_for, start_cli
@@ -256,10 +257,17 @@ def test_hostile_transcript_text_renders_as_text(
     assert "rm -rf" not in browser.find_element(By.TAG_NAME, "main").text
 
 
-def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: Path) -> None:
+def test_serve_answers_the_page_from_a_state_folder_without_importing(
+    tmp_path: Path, browser: WebDriver
+) -> None:
     env = {"CONVERSATIONS_DIR": str(DEMO), "STATE_DIR": str(tmp_path / "state")}
     assert run_cli("--once", env=env).returncode == 0
     points = json.loads(run_cli("status", "--json", env=env).stdout)["points"]
+    # Text stored under an older redaction rule set: the page's status line says so.
+    sink = EdgeSink(tmp_path / "state" / "qdrant", "conversations")
+    sink.open(None, create=False)
+    sink.record_redaction("detect-secrets 1.4.0; own rules 0")
+    sink.close()
     proc = start_cli("serve", env=env)
     try:
         deadline = time.monotonic() + 60
@@ -275,6 +283,10 @@ def test_serve_answers_the_page_from_a_state_folder_without_importing(tmp_path: 
         assert hits[0]["session_id"] == "3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"
         status = json.loads(run_cli("status", "--json", env=env).stdout)
         assert status["running"] and status["points"] == points
+        browser.get(run_cli("web", "--no-open", env=env).stdout.strip())
+        stale = wait(browser, "#status-redaction:not([hidden])")
+        assert "stored text predates the redaction rules" in stale.text
+        assert "redact-again" in stale.text
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -388,6 +400,7 @@ def test_a_page_on_another_loopback_port_gets_nothing(
         assert Attacker.seen and not any("Cookie" in h or "X-Session" in h for h in Attacker.seen)
     finally:
         attacker.shutdown()
+        attacker.server_close()
 
 
 def test_web_opens_a_private_file_and_no_process_argument_holds_the_token(
