@@ -248,19 +248,25 @@ class Importer:
             self.monitor.finish()
 
     async def _watch_signals(self, pipeline: anyio.CancelScope) -> None:
-        async with anyio.create_task_group() as tg:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                if self._early_stop is not None and self._early_stop.is_set():
-                    self.request_stop()  # a signal came during start-up
-                    tg.start_soon(self._deadline_then_cancel, pipeline)
-                async for signum in signals:
-                    name = signal.Signals(signum).name
-                    if self._stop.is_set():
-                        logger.warning("second %s: exiting now", name)
-                        os._exit(128 + signum)
-                    logger.info("%s received", name)
-                    self.request_stop()
-                    tg.start_soon(self._deadline_then_cancel, pipeline)
+        try:
+            async with anyio.create_task_group() as tg:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    if self._early_stop is not None and self._early_stop.is_set():
+                        self.request_stop()  # a signal came during start-up
+                        tg.start_soon(self._deadline_then_cancel, pipeline)
+                    async for signum in signals:
+                        if self._stop.is_set():
+                            _exit_now(signum)
+                        logger.info("%s received", signal.Signals(signum).name)
+                        self.request_stop()
+                        tg.start_soon(self._deadline_then_cancel, pipeline)
+        finally:
+            if self._stop.is_set():
+                # The receiver is closed while the run winds down; a second
+                # signal from now until the process ends still exits at once
+                # (the default handler would raise KeyboardInterrupt mid-teardown).
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, lambda signum, _frame: _exit_now(signum))
 
     async def _deadline_then_cancel(self, pipeline: anyio.CancelScope) -> None:
         await anyio.sleep(self.settings.shutdown_timeout_s)
@@ -269,6 +275,12 @@ class Importer:
             self.settings.shutdown_timeout_s,
         )
         pipeline.cancel()
+
+
+def _exit_now(signum: int) -> None:
+    """A second stop signal: exit at once (safe: the checkpoint is never ahead of the store)."""
+    logger.warning("second %s: exiting now", signal.Signals(signum).name)
+    os._exit(128 + signum)
 
 
 def _known_error(group: BaseExceptionGroup[BaseException]) -> ImporterError | None:

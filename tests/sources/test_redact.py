@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -226,22 +227,29 @@ def test_nothing_in_the_real_corpus_is_mistaken_for_a_secret(corpus: Path) -> No
     assert texts > 3000
 
 
-def transcript_with_secrets(folder: Path) -> Path:
-    path = folder / "-home-dev-ops" / "cccccccc-0000-4000-8000-000000000003.jsonl"
+def prompts_transcript(folder: Path, session: str, texts: list[str]) -> Path:
+    """One session of /home/dev/ops whose prompts are ``texts``, one record each."""
+    path = folder / "-home-dev-ops" / f"{session}.jsonl"
     path.parent.mkdir(parents=True)
     lines = [
         {
             "type": "user",
-            "uuid": f"dddddddd-0000-4000-8000-00000000000{i}",
-            "sessionId": "cccccccc-0000-4000-8000-000000000003",
+            "uuid": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{session}/{i}")),
+            "sessionId": session,
             "cwd": "/home/dev/ops",
             "timestamp": "2026-10-30T09:00:00.000Z",
             "message": {"role": "user", "content": text},
         }
-        for i, (text, _) in enumerate(SECRETS[:9])
+        for i, text in enumerate(texts)
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+def transcript_with_secrets(folder: Path) -> Path:
+    return prompts_transcript(
+        folder, "cccccccc-0000-4000-8000-000000000003", [text for text, _ in SECRETS[:9]]
+    )
 
 
 async def test_secrets_never_reach_the_store_and_are_counted(
@@ -263,22 +271,8 @@ async def test_secrets_never_reach_the_store_and_are_counted(
 
 def table_transcript(folder: Path) -> Path:
     """One prompt per secret form and one per look-alike, in one session."""
-    path = folder / "-home-dev-ops" / "cccccccc-0000-4000-8000-000000000005.jsonl"
-    path.parent.mkdir(parents=True)
     texts = [text for text, _ in SECRETS] + ORDINARY
-    lines = [
-        {
-            "type": "user",
-            "uuid": f"eeeeeeee-0000-4000-8000-{i:012d}",
-            "sessionId": "cccccccc-0000-4000-8000-000000000005",
-            "cwd": "/home/dev/ops",
-            "timestamp": "2026-10-30T09:00:00.000Z",
-            "message": {"role": "user", "content": text},
-        }
-        for i, text in enumerate(texts)
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
+    return prompts_transcript(folder, "cccccccc-0000-4000-8000-000000000005", texts)
 
 
 async def test_the_whole_table_through_the_importer_and_search(
