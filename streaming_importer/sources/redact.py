@@ -57,11 +57,14 @@ _OWN_RULES_VERSION = 1
 #: under an older rule set is known (``status``, ``redact-again``).
 RULESET = f"detect-secrets {version('detect-secrets')}; own rules {_OWN_RULES_VERSION}"
 
-#: Our own rules, run first: (kind, pattern). A group named ``secret`` is what
-#: is replaced (the rest of the match stays); without one, the whole match.
-_OWN: tuple[tuple[str, re.Pattern[str]], ...] = (
+#: Our own rules, run first: (kind, gate, pattern). A group named ``secret`` is
+#: what is replaced (the rest of the match stays); without one, the whole match.
+#: The gate is a lower-case string the text must hold for the pattern to run at
+#: all: most texts hold none, and a substring test costs far less than a scan.
+_OWN: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     (
         "private-key",
+        "-----begin",
         re.compile(
             r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----"
             # To its END line, or (a tool result cut short) to the end of the body.
@@ -69,20 +72,22 @@ _OWN: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.DOTALL,
         ),
     ),
-    ("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
+    ("anthropic-key", "sk-ant-", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
     (
         "openai-key",
+        "sk-",
         re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
     ),
-    ("github-token", re.compile(r"\bgithub_pat_\w{22,255}")),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
-    ("huggingface-token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("npm-token", re.compile(r"\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
-    ("slack-token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
+    ("github-token", "github_pat_", re.compile(r"\bgithub_pat_\w{22,255}")),
+    ("google-api-key", "aiza", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
+    ("huggingface-token", "hf_", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    ("npm-token", "npm_", re.compile(r"\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
+    ("slack-token", "xox", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
     # An Authorization header's credentials, and a bearer token anywhere (one
     # with a digit in it: "bearer of bad news" is prose).
     (
         "http-auth",
+        "authorization",
         re.compile(
             r"(?i)\bauthorization[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token|digest)\s+"
             r"(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"
@@ -90,26 +95,31 @@ _OWN: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "http-auth",
+        "bearer",
         re.compile(r"(?i)\bbearer\s+(?P<secret>(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{20,}=*)"),
     ),
     (
         "password",
+        "-p",
         re.compile(
             r"(?:^|\s)(?:mysql|mysqldump|mariadb)\b[^\n]*?\s-p(?P<secret>[^\s'\"]{3,}|'[^'\n]+'|\"[^\"\n]+\")"
         ),
     ),
     (
         "password",
+        "curl",
         re.compile(r"\bcurl\b[^\n]*?\s(?:-u|--user)\s+['\"]?[^\s:'\"]+:(?P<secret>[^\s'\"]+)"),
     ),
     # .netrc: machine HOST login USER password SECRET, on one line or several.
     (
+        "password",
         "password",
         re.compile(r"\b(?:machine|login)\s+\S+\s+(?:login\s+\S+\s+)?password\s+(?P<secret>\S+)"),
     ),
     # scheme://user:password@host, also with an empty user (redis://:pw@host).
     (
         "connection-credentials",
+        "://",
         re.compile(r"://[^\s:/@'\"\[\]]*:(?P<secret>[^\s@'\"/\[\]]+)(?=@[A-Za-z0-9.\[\]-])"),
     ),
 )
@@ -156,6 +166,8 @@ _KEYWORD_PATTERNS = tuple(
         *ds_keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items(),
     )
 )
+#: What every keyword holds, lower-case: a text with none of them has no assignment.
+_KEYWORD_STEMS = ("key", "pass", "pwd", "secret", "token", "credential", "contrase")
 #: Lines worth the keyword patterns: those holding one of the keywords.
 _KEYWORD_LINE = re.compile(_KEYWORDS, re.IGNORECASE)
 
@@ -184,7 +196,9 @@ def _kind(secret_type: str) -> str:
 #: Every marker kind :func:`redact` can write.
 KINDS = tuple(
     dict.fromkeys(
-        [kind for kind, _ in _OWN] + [_kind(d.secret_type) for d in _DETECTORS] + ["secret-keyword"]
+        [kind for kind, _, _ in _OWN]
+        + [_kind(d.secret_type) for d in _DETECTORS]
+        + ["secret-keyword"]
     )
 )
 
@@ -211,12 +225,15 @@ def redact(text: str) -> tuple[str, Mapping[str, int]]:
         if done:
             counts[kind] = counts.get(kind, 0) + done
 
-    for kind, pattern in _OWN:
-        replace(kind, [_span(m) for m in pattern.finditer(text)])
+    lowered = text.lower()
+    for kind, gate, pattern in _OWN:
+        if gate in lowered:
+            replace(kind, [_span(m) for m in pattern.finditer(text)])
     for detector in _DETECTORS:
         kind = _kind(detector.secret_type)
         replace(kind, [s for p in detector.denylist for s in _group_spans(p, text)])
-    replace("secret-keyword", list(_keyword_spans(text)))
+    if any(stem in lowered for stem in _KEYWORD_STEMS):
+        replace("secret-keyword", list(_keyword_spans(text)))
     return text, counts
 
 
