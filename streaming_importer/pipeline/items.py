@@ -20,6 +20,7 @@ from streaming_importer.embedding.chunk import Chunk
 from streaming_importer.pipeline.tracking import Control
 from streaming_importer.sources.files import FileIdentity
 from streaming_importer.sources.messages import FileContext
+from streaming_importer.state.privacy import project_field
 from streaming_importer.store import Point, Sink, Sparse, Where
 
 __all__ = ["Batch", "Event", "Forget", "Item", "Mark", "Quarantined", "WorkChunk"]
@@ -79,6 +80,12 @@ class Forget:
     #: Why it was not done, if it was not.
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        # The project as search names it ("shop/" is "shop"), so the points
+        # found and the tombstone kept are the same project a search shows.
+        if self.project is not None:
+            self.project = project_field(self.project)[1]
+
     def fail(self, reason: str) -> None:
         """Answer the forget with ``reason`` instead of doing it."""
         self.error = reason
@@ -99,8 +106,8 @@ class Forget:
             sink.delete_where(Where({"source": source, "session_id": self.session}))
             return {self.session}
         assert self.project is not None
-        key = "project" if "/" in self.project else "project_name"
-        of_project = Where({"source": source, key: self.project})
+        key, value = project_field(self.project)
+        of_project = Where({"source": source, key: value})
         deleted: set[str] = set()
         while page := sink.scroll(of_project, _PAGE_POINTS):
             sessions = {str(h.payload.get("session_id")) for h in page} - deleted

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from streaming_importer.ops.values import SEARCH_MODES, is_duration, parse_duration
 from streaming_importer.sources.files import AGENTS
+from streaming_importer.state.privacy import project_field
 from streaming_importer.store import Where
 
 __all__ = [
@@ -109,10 +110,8 @@ class SearchQuery:
     def where(self) -> Where:
         equals: dict[str, str | tuple[str, ...]] = {}
         if self.project:
-            if "/" in self.project.strip("/"):
-                equals["project"] = self.project.rstrip("/") or "/"
-            else:
-                equals["project_name"] = self.project.strip("/")
+            field, value = project_field(self.project)
+            equals[field] = value
         if self.session:
             equals["session_id"] = self.session
         if self.source:

@@ -20,10 +20,26 @@ from pathlib import PurePosixPath
 
 from streaming_importer.sources.messages import Message
 
-__all__ = ["NO_INDEX_MARKER", "Privacy", "Tombstones"]
+__all__ = [
+    "NO_INDEX_MARKER",
+    "Privacy",
+    "Tombstones",
+    "project_field",
+]
 
 #: In a prompt: never embed this session.
 NO_INDEX_MARKER = "#no-index"
+
+
+def project_field(project: str) -> tuple[str, str]:
+    """The payload field and value a ``--project`` argument names, for search and forget alike.
+
+    A path (``/home/me/shop``, a trailing ``/`` dropped) is the ``project``
+    field; a folder name (``shop``, ``shop/``) is ``project_name``.
+    """
+    if "/" in project.strip("/"):
+        return "project", project.rstrip("/") or "/"
+    return "project_name", project.strip("/")
 
 
 @dataclasses.dataclass(slots=True)

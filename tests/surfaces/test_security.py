@@ -274,6 +274,25 @@ def test_forget_of_a_project_named_star_is_literal(demo_copy: Path, tmp_path: Pa
     assert any("after the star forget" in p["text"] for p in stored_points(state).values())
 
 
+@pytest.mark.parametrize("named", ["shop-api/", "/home/dev/shop-api/"])
+def test_forget_takes_a_project_as_search_does(demo_copy: Path, tmp_path: Path, named: str) -> None:
+    # A trailing "/" names the same project for search and for forget.
+    state = tmp_path / "state"
+    env = {"CONVERSATIONS_DIR": str(demo_copy), "STATE_DIR": str(state)}
+    assert run_cli("--once", env=env).returncode == 0
+    shown = run_cli("search", "rate limit", "--project", named, "--json", env=env)
+    assert {h["project"] for h in json.loads(shown.stdout)} == {"/home/dev/shop-api"}
+    assert run_cli("forget", "--project", named, env=env).returncode == 0
+    left = {p.get("project") for p in stored_points(state).values()}
+    assert "/home/dev/shop-api" not in left and left
+    # And it stays forgotten: a new line of the project is not imported.
+    path = next(demo_copy.rglob("e4a1f9c3-7d28-4b56-a0e2-95c3d8b7f14a.jsonl"))
+    with path.open("ab") as f:
+        f.write(record("e4a1f9c3-7d28-4b56-a0e2-95c3d8b7f14a", 1, "after the forget"))
+    assert run_cli("--once", env=env).returncode == 0
+    assert not any("after the forget" in p["text"] for p in stored_points(state).values())
+
+
 def test_every_command_creates_the_state_folder_private(demo_copy: Path, tmp_path: Path) -> None:
     for command in (("forget", "--session", "x"), ("reindex",), ("status",), ("search", "x")):
         state = tmp_path / command[0] / "state"
