@@ -8,6 +8,7 @@ the checkpoint or the control socket under the owner.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -17,20 +18,9 @@ from pathlib import Path
 
 from streaming_importer.errors import StartupError
 
-__all__ = ["make_private", "state_lock"]
+__all__ = ["make_private", "state_lock", "write_private"]
 
 logger = logging.getLogger(__name__)
-
-
-#: What the program keeps directly in the state folder, made owner-only at start.
-_PRIVATE = {
-    "checkpoint.json": 0o600,
-    "quarantine.jsonl": 0o600,
-    "importer.lock": 0o600,
-    "importer.json": 0o600,
-    "control.token": 0o600,
-    "qdrant": 0o700,
-}
 
 
 def make_private(path: Path) -> None:
@@ -56,10 +46,22 @@ def make_private(path: Path) -> None:
                 path,
                 mode,
             )
-    for name, private in _PRIVATE.items():
-        target = path / name
-        if target.exists() and target.stat().st_mode & 0o777 != private:
-            target.chmod(private)
+    # What an older version (or another umask) left readable is made private.
+    for entry in path.iterdir():
+        mode = entry.lstat().st_mode
+        if mode & 0o077 and not entry.is_symlink():
+            entry.chmod(0o700 if entry.is_dir() else 0o600)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (0600), atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
 
 
 @contextmanager

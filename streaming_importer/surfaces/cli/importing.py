@@ -30,6 +30,7 @@ from streaming_importer.state.folder import make_private, state_lock
 from streaming_importer.store import Sink, open_sink
 from streaming_importer.surfaces.cli.progress import progress_display
 from streaming_importer.surfaces.http.services import Surfaces
+from streaming_importer.surfaces.report import redaction_status
 
 __all__ = ["import_", "redact_again_command", "reindex"]
 
@@ -123,19 +124,15 @@ def redact_again_command(settings: Settings) -> int:
 
 def _check_redaction(settings: Settings, sink: Sink) -> None:
     """A new collection records the rule set; one stored under another is named, once."""
-    if not settings.redact_secrets:
-        return
     stored = sink.stored_redaction()
-    if stored == RULESET:
+    if not settings.redact_secrets or stored == RULESET:
         return
-    if stored is None and sink.count() == 0:
+    points = sink.count()
+    if stored is None and points == 0:
         sink.record_redaction(RULESET)
         return
     logger.warning(
-        "the stored text was redacted under %s, not %s: new text follows the new rules; "
-        "run `python -m streaming_importer redact-again` (importer stopped) for the rest",
-        stored or "an unrecorded earlier rule set",
-        RULESET,
+        "%s (new text follows the new rules)", redaction_status(settings, stored, points)["note"]
     )
 
 

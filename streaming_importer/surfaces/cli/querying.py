@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import html
-import os
 import sys
 import urllib.parse
 import webbrowser
@@ -29,7 +28,7 @@ from streaming_importer.pipeline.items import Forget
 from streaming_importer.search.find import find, search
 from streaming_importer.search.query import SearchQuery, candidates, parse_kinds, parse_when
 from streaming_importer.state import checkpoint as ckpt
-from streaming_importer.state.folder import make_private, state_lock
+from streaming_importer.state.folder import make_private, state_lock, write_private
 from streaming_importer.store import Sink, check_identity, check_schema, open_sink
 from streaming_importer.surfaces.http.client import query_running
 from streaming_importer.surfaces.report import status_report, store_counts
@@ -184,10 +183,7 @@ def login_file(state_dir: Path, url: str) -> Path:
         "<script>document.forms[0].submit()</script>\n"
     )
     path = state_dir / "web-login.html"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(page)
-    path.chmod(0o600)  # an older file keeps its mode through O_CREAT
+    write_private(path, page)
     return path
 
 

@@ -47,6 +47,7 @@ import anyio
 import anyio.abc
 from anyio.abc import SocketListener, SocketStream, TaskStatus
 
+from streaming_importer.state.folder import write_private
 from streaming_importer.surfaces.http.client import (
     RUNTIME_NAME,
     SOCKET_NAME,
@@ -101,7 +102,7 @@ class ControlServer:
         if self._port is not None:
             token = secrets.token_urlsafe(32)
             try:
-                _write_private(self._state_dir / TOKEN_NAME, token + "\n")
+                write_private(self._state_dir / TOKEN_NAME, token + "\n")
             except OSError as e:
                 # Without its token nobody could use the port: it stays closed.
                 logger.warning("cannot write %s (%s): no TCP control port", TOKEN_NAME, e)
@@ -112,7 +113,7 @@ class ControlServer:
                 listeners.append((tcp, True))
         runtime = self._state_dir / RUNTIME_NAME
         try:
-            _write_private(runtime, json.dumps(self._runtime(unix is not None)))
+            write_private(runtime, json.dumps(self._runtime(unix is not None)))
         except OSError as e:
             # Importing matters more than being found: go on without it.
             logger.warning("cannot write %s (%s): nothing can find this run", runtime, e)
@@ -246,14 +247,3 @@ def _peer_is_owner(stream: SocketStream) -> bool:
     creds = raw.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return uid in (os.getuid(), 0)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``path`` readable by its owner only (0600), atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
