@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,9 +19,17 @@ __all__ = ["import_folder", "search_tools"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def import_folder(conversations: Path, state: Path) -> float:
-    """``python -m streaming_importer --once`` into ``state``; the seconds it took."""
-    env = {**os.environ, "CONVERSATIONS_DIR": str(conversations), "STATE_DIR": str(state)}
+def import_folder(conversations: Path, state: Path, more: Mapping[str, str] | None = None) -> float:
+    """``python -m streaming_importer --once`` into ``state``; the seconds it took.
+
+    ``more``: further variables (``CODEX_HOME``, ``GEMINI_DIR``) for other agents' files.
+    """
+    env = {
+        **os.environ,
+        "CONVERSATIONS_DIR": str(conversations),
+        "STATE_DIR": str(state),
+        **(more or {}),
+    }
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "streaming_importer", "--once"],

@@ -41,9 +41,20 @@ from streaming_importer.search.ranking import (  # noqa: E402
 from streaming_importer.search.results import SessionHit, with_context  # noqa: E402
 from streaming_importer.store import Hit, Sink  # noqa: E402
 
+_SHARED = ROOT.parent / "shared" / "corpus"
 CORPORA = {
-    1: ROOT.parent / "shared" / "corpus" / "claude-projects",
-    2: ROOT.parent / "shared" / "corpus" / "claude-projects-2",
+    1: _SHARED / "claude-projects",
+    2: _SHARED / "claude-projects-2",
+    # The second corpus with Codex CLI's and Gemini CLI's sessions in the same
+    # store (the harder set's "agents" class, issue 27).
+    3: _SHARED / "claude-projects-2",
+}
+#: Further variables of each corpus's import.
+CORPUS_ENV = {
+    3: {
+        "CODEX_HOME": str(_SHARED / "other-agents" / "codex"),
+        "GEMINI_DIR": str(_SHARED / "other-agents" / "gemini-2"),
+    }
 }
 DEPTH = 200
 #: The constants before issue 14 (fitted on the 64 original questions).
@@ -105,7 +116,7 @@ def imported(state: Path) -> None:
     for corpus, folder in CORPORA.items():
         if not (state / str(corpus)).exists():
             print(f"importing corpus {corpus} ...", flush=True)
-            import_folder(folder, state / str(corpus))
+            import_folder(folder, state / str(corpus), CORPUS_ENV.get(corpus))
 
 
 def main() -> None:

@@ -14,10 +14,25 @@ from benchmarks.eval_set_2 import (
     QUESTIONS_2,
     ClassedQuestion,
 )
+from benchmarks.eval_set_3 import CLASSES as HARDER_CLASSES
+from benchmarks.eval_set_3 import HARDER
+from benchmarks.splits import half
+from streaming_importer.ops.config import Settings
+from streaming_importer.sources import parser_for
 from streaming_importer.sources.claude import parse_line
+from streaming_importer.sources.discover import start_context
+from streaming_importer.sources.files import scan_all
 from streaming_importer.sources.messages import ParseLimits, file_context_for
 
 from .conftest import ROOT
+
+SHARED = ROOT.parent / "shared" / "corpus"
+#: The harder set's corpus 3: the second corpus with Codex's and Gemini's files.
+CORPUS_3 = {
+    "CONVERSATIONS_DIR": "claude-projects-2",
+    "CODEX_HOME": "other-agents/codex",
+    "GEMINI_DIR": "other-agents/gemini-2",
+}
 
 
 def session_texts(corpus: Path) -> dict[str, str]:
@@ -67,3 +82,39 @@ def test_the_split_is_fixed() -> None:
     assert (len(dev), len(test)) == (76, 75)
     assert QUESTIONS[0] in dev and QUESTIONS_2[0] in test
     assert set(map(id, dev)).isdisjoint(map(id, test))
+
+
+def agents_session_texts(env: dict[str, str]) -> dict[str, str]:
+    """Every session's text in the folders ``env`` names, of every agent, lower-cased."""
+    settings = Settings.from_env(env)
+    sources = settings.source_folders
+    limits = ParseLimits(tool_result_max_chars=10**9)
+    texts: dict[str, list[str]] = {}
+    for f in scan_all(sources):
+        context = start_context(f, sources, settings.max_line_bytes)
+        parse = parser_for(context)
+        data = f.path.read_bytes()
+        for line in [data] if f.whole else data.splitlines():
+            result = parse(line, context, limits)
+            context = result.context
+            for message in result.messages:
+                texts.setdefault(message.session_id, []).append(message.text.lower())
+    return {session: "\n".join(parts) for session, parts in texts.items()}
+
+
+def test_every_harder_question_has_its_answer_in_its_session() -> None:
+    corpora = {1: {"CONVERSATIONS_DIR": str(SHARED / "claude-projects")}}
+    corpora[3] = {k: str(SHARED / v) for k, v in CORPUS_3.items()}
+    texts = {c: agents_session_texts(env) for c, env in corpora.items()}
+    assert len({q.text for q in HARDER}) == len(HARDER) >= 60
+    for q in HARDER:
+        assert q.kind in HARDER_CLASSES, q
+        assert q.session in texts[q.corpus], q
+        for term in q.terms:
+            assert term.lower() in texts[q.corpus][q.session], (q.text, term)
+        assert q.text.lower() not in texts[q.corpus][q.session], q.text
+    # Every class has at least eight questions, and some in each half.
+    for kind in HARDER_CLASSES:
+        asked = [q for q in HARDER if q.kind == kind]
+        assert len(asked) >= 8, kind
+        assert {half(q.text) for q in asked} == {"dev", "test"}, kind
