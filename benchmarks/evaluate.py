@@ -74,6 +74,18 @@ def own_table(state: Path) -> list[str]:
 
             return score(questions, ask)[0]
 
+        def fired(questions: list[OwnQuestion]) -> str:
+            """How often the floor fired (hybrid), and how often the first result was wrong."""
+            weak = wrong_weak = wrong_sure = 0
+            for q in questions:
+                embedder, sink = tools[q.corpus]
+                top = search(embedder, encoder, sink, SearchQuery(q.text, limit=5))[0]
+                wrong = top.best.payload["session_id"] != q.session
+                weak += not top.confident
+                wrong_weak += wrong and not top.confident
+                wrong_sure += wrong and top.confident
+            return f"{len(questions)} | {weak} | {wrong_weak} | {wrong_sure}"
+
         lines = [
             "Own questions, each set by its fixed halves: dev (constants chosen here) / test "
             "(never tuned on)",
@@ -91,6 +103,17 @@ def own_table(state: Path) -> list[str]:
                     f"| {cells(run(dev, mode, ranking))} | {len(test)} "
                     f"| {cells(run(test, mode, ranking))} |"
                 )
+        lines += [
+            "",
+            "Relevance floor (hybrid): questions, floor fired, fired with the first result "
+            "wrong, first result wrong but not fired",
+            "",
+            "| set | half | n | fired | fired, wrong | wrong, not fired |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, (dev, test) in sets.items():
+            for half_name, half_questions in (("dev", dev), ("test", test)):
+                lines.append(f"| {name} | {half_name} | {fired(half_questions)} |")
         lines += [
             "",
             "By class (hybrid, chosen constants):",
@@ -122,6 +145,10 @@ def locomo_table(folder: Path) -> list[str]:
     ]
     rows = [("hybrid", "before issue 14", before)]
     rows += [(mode, "chosen", halves) for mode, halves in results.items()]
+    floor = [
+        f"{which} half: " + ", ".join(f"{c} {f}/{n}" for c, (f, n) in sorted(r.floor.items()))
+        for which, r in results["hybrid"].items()
+    ]
     for mode, name, halves in rows:
         for which, r in halves.items():
             categories = ", ".join(
@@ -130,6 +157,7 @@ def locomo_table(folder: Path) -> list[str]:
             lines.append(
                 f"| {mode} | {name} | {which} | {r.at5:.1f} | {r.at10:.1f} | {categories} |"
             )
+    lines += ["", "Relevance floor fired (hybrid, chosen), by category:", "", *floor]
     return lines
 
 

@@ -50,8 +50,15 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.splits import half  # noqa: E402
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
+from streaming_importer.search.find import RELEVANCE_FLOOR  # noqa: E402
 from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
-from streaming_importer.search.ranking import DEFAULT, Ranking, fuse, rank_chunks  # noqa: E402
+from streaming_importer.search.ranking import (  # noqa: E402
+    DEFAULT,
+    Ranking,
+    fuse,
+    rank_chunks,
+    rank_sessions,
+)
 from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "locomo" / "locomo10.json"
@@ -64,6 +71,8 @@ KS = (5, 10)
 HALVES = ("dev", "test")
 #: Chunks fetched per question: enough for the top 10 distinct turns.
 FETCH = 50
+#: Whether the relevance floor fired, by question, for :func:`measure` to collect.
+FLOOR_FIRED: dict[str, bool] = {}
 
 
 def session_time(text: str) -> dt.datetime:
@@ -130,7 +139,14 @@ def top_turns(
     best_terms = (
         sink.search(FETCH, where, sparse=encoder.query(query.text)) if query.mode != "dense" else []
     )
-    hits = rank_chunks(fuse(nearest, best_terms, ranking), ranking)
+    fused = fuse(nearest, best_terms, ranking)
+    hits = rank_chunks(fused, ranking)
+    if dense is not None and query.mode == "hybrid":
+        # The relevance floor as search applies it: the first session's best cosine.
+        first = rank_sessions(fused, 1, dt.datetime.now(dt.UTC), None, ranking, query.text)
+        session = first[0].session_id if first else None
+        cosines = [h.score for h in nearest if h.payload.get("session_id") == session]
+        FLOOR_FIRED[query.text] = max(cosines, default=0.0) < RELEVANCE_FLOOR
     out: list[str] = []
     for hit in hits:
         dia = dia_of.get(str(hit.payload.get("message_uuid")))
@@ -149,11 +165,13 @@ def evidence_recall(evidence: list[str], found: list[str]) -> float:
 
 
 class Recall(NamedTuple):
-    """Evidence recall in percent: at 5 and 10, and at 5 per category (with its count)."""
+    """Evidence recall in percent: at 5 and 10, and at 5 per category (with its count);
+    in hybrid mode, how often the relevance floor fired, per category (fired, asked)."""
 
     at5: float
     at10: float
     by_category: dict[str, tuple[float, int]]
+    floor: dict[str, tuple[int, int]]
 
     def line(self) -> str:
         per_category = ", ".join(
@@ -198,6 +216,7 @@ def measure(
             for which in HALVES:
                 by_k: dict[int, list[float]] = defaultdict(list)
                 by_category: dict[str, list[float]] = defaultdict(list)
+                fired: dict[str, list[bool]] = defaultdict(list)
                 questions = questions_of(samples, which)
                 for i, (conv, qa) in enumerate(questions, 1):
                     query = SearchQuery(qa["question"], project=f"/bench/locomo/{conv}", mode=mode)
@@ -208,12 +227,15 @@ def measure(
                     by_category[CATEGORIES[qa["category"]]].append(
                         evidence_recall(qa["evidence"], found[:5])
                     )
+                    if query.text in FLOOR_FIRED:
+                        fired[CATEGORIES[qa["category"]]].append(FLOOR_FIRED.pop(query.text))
                     if i % 500 == 0:
                         log(f"LoCoMo {mode}, {which}: {i}/{len(questions)} questions")
                 out.setdefault(mode, {})[which] = Recall(
                     _percent(by_k[5]),
                     _percent(by_k[10]),
                     {name: (_percent(v), len(v)) for name, v in by_category.items()},
+                    {name: (sum(v), len(v)) for name, v in fired.items()},
                 )
     return out
 

@@ -55,9 +55,9 @@ def dev_test(
 
 
 def shown_text(hit: SessionHit) -> str:
-    """What a person reads of a result."""
+    """What a person reads of a result: asked, passage, neighbours, concluded, highlighted."""
     shown = (hit.prompt, hit.before, str(hit.best.payload.get("text", "")), hit.after)
-    return " ".join((*shown, hit.conclusion))
+    return " ".join((*shown, hit.conclusion, *(h.text for h in hit.highlight)))
 
 
 class Scores(NamedTuple):

@@ -20,6 +20,12 @@ LongMemEval (``benchmarks/evaluate.py``); see docs/search-quality.md.
 - Sessions: a session scores its best chunk plus ``spread`` times its second
   and ``spread`` squared times its third best (0: the best chunk alone),
   times the recency factor when asked for.
+- Words first (:mod:`~streaming_importer.search.lexical`): within a session,
+  a chunk that is the query is its best, then one holding it verbatim, then
+  one holding all the query's content words, whatever the scores; a session
+  whose best chunk holds the query verbatim ranks above those that do not. No neighbour's
+  support, recency or grouping undoes that: a line typed word for word is
+  the one shown.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from streaming_importer.search.lexical import Match, content_words, match
 from streaming_importer.store import Hit
 
 __all__ = ["DEFAULT", "Ranking", "fuse", "rank_chunks", "rank_sessions", "recency_factor"]
@@ -56,6 +63,8 @@ DEFAULT = Ranking()
 _TOOL_KINDS = frozenset({"tool_result", "tool_call"})
 #: Chunks of a session counted in its score.
 _SESSION_DEPTH = 3
+#: Chunks of a session kept with it.
+_OTHERS = 8
 
 
 def fuse(dense: Sequence[Hit], sparse: Sequence[Hit], ranking: Ranking = DEFAULT) -> list[Hit]:
@@ -98,6 +107,11 @@ class Ranked:
     score: float
     best: Hit
     matches: int
+    #: How the best chunk holds the query's words.
+    match: Match = Match.NONE
+    #: The session's best chunks among the candidates, best first (at most
+    #: ``_OTHERS``): where else in the session the query's words are.
+    chunks: tuple[Hit, ...] = ()
 
 
 def rank_chunks(hits: Iterable[Hit], ranking: Ranking = DEFAULT) -> list[Hit]:
@@ -153,20 +167,27 @@ def rank_sessions(
     now: dt.datetime,
     half_life_s: float | None,
     ranking: Ranking = DEFAULT,
+    query: str = "",
 ) -> list[Ranked]:
-    """At most ``limit`` sessions, best first, from fused chunk hits."""
-    per_session: dict[str, list[tuple[float, Hit]]] = {}
+    """At most ``limit`` sessions, best first, from fused chunk hits.
+
+    ``query``: its text, for the words-first order (none if empty).
+    """
+    words = content_words(query)
+    per_session: dict[str, list[tuple[Match, float, Hit]]] = {}
     for hit in rank_chunks(hits, ranking):
         score = hit.score
         if half_life_s is not None:
             score *= recency_factor(hit.payload.get("timestamp"), now, half_life_s)
-        per_session.setdefault(str(hit.payload.get("session_id")), []).append((score, hit))
+        held = match(query, words, str(hit.payload.get("text", ""))) if query else Match.NONE
+        per_session.setdefault(str(hit.payload.get("session_id")), []).append((held, score, hit))
     ranked = []
     for session, scored in per_session.items():
-        scored.sort(key=lambda sh: sh[0], reverse=True)
-        total = sum(
-            score * ranking.spread**i for i, (score, _) in enumerate(scored[:_SESSION_DEPTH])
-        )
-        ranked.append(Ranked(session, total, scored[0][1], len(scored)))
-    ranked.sort(key=lambda r: r.score, reverse=True)
+        # Scores decide the session's score; words decide which chunk shows it.
+        by_score = sorted((score for _, score, _ in scored), reverse=True)
+        total = sum(score * ranking.spread**i for i, score in enumerate(by_score[:_SESSION_DEPTH]))
+        held, _, best = max(scored, key=lambda m: (m[0], m[1]))
+        others = tuple(h for _, _, h in sorted(scored, key=lambda m: (m[0], m[1]), reverse=True))
+        ranked.append(Ranked(session, total, best, len(scored), held, others[:_OTHERS]))
+    ranked.sort(key=lambda r: (r.match >= Match.VERBATIM, r.score), reverse=True)
     return ranked[:limit]

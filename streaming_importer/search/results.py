@@ -5,7 +5,9 @@ People ask "which conversation was that?", so a result is a session (ranked by
 chunks around it from the same message, the prompt that began its exchange,
 and the exchange's conclusion: the first chunk of the last answer before the
 next prompt. So a hit on a question shows what it got, and a hit deep in a
-tool's output shows what was asked and what was concluded.
+tool's output shows what was asked and what was concluded. The exchange's
+chunks are kept (not sent) for :mod:`~streaming_importer.search.highlight` to
+choose the sentences that answer.
 
 Everything here is pure but :func:`with_context` and :func:`session_summary`,
 which read the session's other points from the store.
@@ -19,11 +21,12 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from streaming_importer.search.highlight import Highlight
 from streaming_importer.store import Hit, Sink, Where
 
 __all__ = [
     "SessionHit",
-    "exchange",
+    "exchange_bounds",
     "neighbours",
     "resume_command",
     "session_summary",
@@ -56,6 +59,18 @@ class SessionHit:
     #: The exchange's conclusion: the first chunk of its last answer, or ""
     #: if that is the best chunk itself or there is none.
     conclusion: str = ""
+    #: The chunks of the exchange the best chunk is in (its message and the
+    #: answers up to the next prompt), and the session's other
+    #: best chunks among the candidates: where highlights come from.
+    exchange: tuple[Hit, ...] = ()
+    related: tuple[Hit, ...] = ()
+    #: The sentences that answer best, best first (see highlight.py).
+    highlight: tuple[Highlight, ...] = ()
+    #: The highest cosine similarity of the session's chunks to the query
+    #: (see find.py); None without the model.
+    relevance: float | None = None
+    #: False if ``relevance`` is under the floor: a weak match, shown as such.
+    confident: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """As ``search --json`` prints it (and the control port sends it)."""
@@ -70,6 +85,9 @@ class SessionHit:
             "context_after": self.after,
             "prompt": self.prompt,
             "conclusion": self.conclusion,
+            "highlight": [h.to_json() for h in self.highlight],
+            "relevance": None if self.relevance is None else round(self.relevance, 4),
+            "confident": self.confident,
             "resume": resume_command(p),
         }
 
@@ -133,35 +151,43 @@ def _drop_prefix_overlap(text: str, after: str) -> str:
 
 
 def with_context(sink: Sink, found: SessionHit) -> SessionHit:
-    """``found`` with its neighbouring chunks, the prompt it answered and its conclusion."""
+    """``found`` with its neighbouring chunks, the prompt it answered, its conclusion
+    and its exchange's chunks (the prompt's not among them)."""
     p = found.best.payload
     session = str(p.get("session_id"))
+    exchange: dict[str, Hit] = {found.best.id: found.best}
     if p.get("message_uuid"):
         same_message = Where({"session_id": session, "message_uuid": str(p["message_uuid"])})
-        before, after = neighbours(found.best, sink.scroll(same_message, _MESSAGE_CHUNKS_MAX))
+        message = sink.scroll(same_message, _MESSAGE_CHUNKS_MAX)
+        exchange.update((h.id, h) for h in message)
+        before, after = neighbours(found.best, message)
         found = dataclasses.replace(found, before=before, after=after)
     when = p.get("timestamp")
     if not when:
-        return found
+        return dataclasses.replace(found, exchange=tuple(exchange.values()))
     prompts = sink.scroll(Where({"session_id": session, "kind": "prompt"}), _PROMPTS_MAX)
-    began, ends = exchange(prompts, str(when))
+    began, ends = exchange_bounds(prompts, str(when))
     if began is not None and p.get("kind") != "prompt":
+        # Shown as the prompt, so not among the exchange's chunks: a highlight
+        # that repeats the question adds nothing.
         found = dataclasses.replace(found, prompt=str(began.payload.get("text", "")))
+    since = str(began.payload.get("timestamp")) if began is not None else str(when)
     answers = sink.scroll(
-        Where({"session_id": session, "kind": "answer"}, since=str(when), until=ends),
+        Where({"session_id": session, "kind": "answer"}, since=since, until=ends),
         _ANSWERS_MAX,
     )
+    exchange.update((h.id, h) for h in answers)
     last = _last_answer(answers, ends)
     if last is not None and last.id != found.best.id:
         found = dataclasses.replace(found, conclusion=str(last.payload.get("text", "")))
-    return found
+    return dataclasses.replace(found, exchange=tuple(exchange.values()))
 
 
 def _order(hit: Hit) -> tuple[str, int]:
     return str(hit.payload.get("timestamp")), -int(hit.payload.get("chunk_index") or 0)
 
 
-def exchange(prompts: Sequence[Hit], when: str) -> tuple[Hit | None, str | None]:
+def exchange_bounds(prompts: Sequence[Hit], when: str) -> tuple[Hit | None, str | None]:
     """The prompt an exchange at ``when`` began with (its first chunk), and when the next began.
 
     ``prompts``: a session's prompt chunks; ``when``: an ISO 8601 timestamp.

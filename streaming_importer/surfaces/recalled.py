@@ -67,9 +67,13 @@ def clip_hits(hits: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any]
                 "turn",
                 "agent",
                 "source",
+                "relevance",
+                "confident",
             )
         }
+        # The lines that answer first: they are what the budget is best spent on.
         parts = {
+            "highlight": "\n".join(str(x.get("text", "")) for x in h.get("highlight") or ()),
             "prompt": str(h.get("prompt") or ""),
             "text": " ".join(
                 t for t in (h.get("context_before"), h.get("text"), h.get("context_after")) if t

@@ -21,7 +21,7 @@ from streaming_importer.search.ranking import (
     rank_sessions,
     recency_factor,
 )
-from streaming_importer.search.results import exchange, neighbours
+from streaming_importer.search.results import exchange_bounds, neighbours
 from streaming_importer.store import Hit, Sink
 from streaming_importer.store.edge import EdgeSink
 from streaming_importer.store.server import ServerSink
@@ -166,13 +166,13 @@ def test_an_exchange_begins_at_the_latest_prompt_before_a_hit_and_ends_at_the_ne
         hit("s", 1, "2026-10-01T10:00:00Z", chunk_index=1, text="its second chunk"),
         hit("s", 2, "2026-10-01T11:00:00Z", chunk_index=0, text="second question"),
     ]
-    began, ends = exchange(prompts, "2026-10-01T10:30:00Z")
+    began, ends = exchange_bounds(prompts, "2026-10-01T10:30:00Z")
     assert began is not None and began.payload["text"] == "first question"
     assert ends == "2026-10-01T11:00:00Z"
-    began, ends = exchange(prompts, "2026-10-01T12:00:00Z")
+    began, ends = exchange_bounds(prompts, "2026-10-01T12:00:00Z")
     assert began is not None and began.payload["text"] == "second question"
     assert ends is None
-    assert exchange(prompts, "2026-10-01T09:00:00Z")[0] is None
+    assert exchange_bounds(prompts, "2026-10-01T09:00:00Z")[0] is None
 
 
 def test_neighbours_are_the_adjacent_chunks_of_the_same_part_without_the_overlap() -> None:

@@ -48,6 +48,8 @@ def search_command(settings: Settings, args: argparse.Namespace) -> int:
         return ExitCode.OK
     if not hits:
         print("no hits")  # noqa: T201
+    elif hits[0].get("confident") is False:
+        print("no confident match; closest:")  # noqa: T201
     for rank, hit in enumerate(hits, 1):
         print(_format_hit(rank, hit, candidates(query.limit)))  # noqa: T201
     return ExitCode.OK
@@ -83,8 +85,8 @@ def _search_query(settings: Settings, args: argparse.Namespace) -> SearchQuery:
 
 
 def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
-    """One result as a few lines: where and when, what was asked, the match in its
-    context, what the exchange concluded, how to resume."""
+    """One result as a few lines: where and when, what was asked, the lines that
+    answer, the match in its context, what the exchange concluded, how to resume."""
     when = (p.get("timestamp") or "")[:16].replace("T", " ")
     branch = f"  ({p['git_branch']})" if p.get("git_branch") else ""
     more = f", {p['matches']} of the top {fetched} chunks" if p.get("matches", 1) > 1 else ""
@@ -97,6 +99,9 @@ def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
     text = _clip(p.get("text", ""), 400)
     if p.get("prompt"):
         lines.append(f"    asked: {_clip(p['prompt'], 200)}")
+    for h in p.get("highlight") or ():
+        place = ", ".join(filter(None, (h.get("kind"), (h.get("timestamp") or "")[:16])))
+        lines.append(f"    » {_clip(h.get('text'), 320)}  ({place.replace('T', ' ')})")
     lines.append("    " + " ".join(t for t in (before, f">>> {text} <<<", after) if t))
     if p.get("conclusion"):
         lines.append(f"    concluded: {_clip(p['conclusion'], 300)}")

@@ -121,7 +121,8 @@ async function runSearch() {
     const started = performance.now();
     const hits = await api("/search", params);
     if (seq !== searchSeq) return; // a newer query is on its way
-    $("search-info").textContent = `${hits.length} sessions in ${Math.round(performance.now() - started)} ms`;
+    const weak = hits.length && hits[0].confident === false ? "no confident match; closest: " : "";
+    $("search-info").textContent = `${weak}${hits.length} sessions in ${Math.round(performance.now() - started)} ms`;
     results.replaceChildren(...hits.map(renderHit));
   } catch (e) {
     if (seq === searchSeq) $("search-info").textContent = `Search failed: ${e.message}`;
@@ -139,10 +140,13 @@ function renderHit(hit) {
     el("span", { class: "muted", text: hit.context_after || "" }));
   const where = [when(hit.timestamp), hit.project, hit.git_branch && `(${hit.git_branch})`, hit.agent]
     .filter(Boolean).join("  ·  ");
-  return el("li", { class: "hit" },
+  return el("li", { class: hit.confident === false ? "hit weak" : "hit" },
     el("a", { href: `#/session?${target}`, class: "open", text: firstLine(hit.prompt || hit.text, 120) }),
     el("p", { class: "muted", text: where }),
     hit.prompt ? el("p", { class: "asked" }, el("strong", { text: "Asked: " }), firstLine(hit.prompt, 300)) : null,
+    ...(hit.highlight || []).map((h) => el("p", { class: "highlight" },
+      el("strong", { text: `${KIND_LABELS[h.kind] || h.kind}${h.timestamp ? ", " + when(h.timestamp) : ""}: ` }),
+      el("mark", { text: h.text }))),
     passage,
     hit.conclusion ? el("p", { class: "concluded" }, el("strong", { text: "Concluded: " }), firstLine(hit.conclusion, 300)) : null,
     el("p", { class: "resume" }, el("code", { text: hit.resume || "" }), copyButton(hit.resume || "")));
@@ -185,9 +189,11 @@ async function loadSessions(start) {
 
 let transcript = { path: "", next: null };
 
+const KIND_LABELS = { prompt: "You", answer: "Assistant", thinking: "Thinking", tool_call: "Tool call",
+  tool_result: "Tool result", summary: "Summary", injected: "Injected" };
+
 function renderMessage(m) {
-  const label = { prompt: "You", answer: "Assistant", thinking: "Thinking", tool_call: "Tool call",
-    tool_result: "Tool result", summary: "Summary", injected: "Injected" }[m.kind] || m.kind;
+  const label = KIND_LABELS[m.kind] || m.kind;
   const item = el("li", { class: `msg ${m.kind}`, "data-offset": String(m.offset), "data-turn": String(m.turn), tabindex: "-1" });
   const head = el("span", { class: "who", text: `${label}  ${when(m.timestamp)}` });
   const body = el("div", { class: "text", text: m.text });
