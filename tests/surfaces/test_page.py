@@ -176,8 +176,27 @@ def test_search_open_the_hit_and_copy_the_resume_command(
     hit = browser.find_element(By.CSS_SELECTOR, "#results li.hit")
     assert "fulfillment_status" in hit.text
     assert "claude --resume 3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57" in hit.text
+    # The line that answers, beside the passage, with its place.
+    lines = " ".join(p.text for p in hit.find_elements(By.CSS_SELECTOR, "p.highlight"))
+    assert "default `'pending'`" in lines and "Assistant, 2026-09-14" in lines
+    assert "no confident match" not in browser.find_element(By.ID, "search-info").text
     browser.save_screenshot(str(ROOT / "docs" / "web-search.png"))
 
+    box.clear()
+    box.send_keys("best hiking trails near the alps in winter")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "search-info").text.startswith("no confident match")
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, "#results li.hit.weak")
+    box.clear()
+    box.send_keys("which default did we pick for the orders table migration?")
+    WebDriverWait(browser, 10).until(
+        lambda d: (
+            "no confident match" not in d.find_element(By.ID, "search-info").text
+            and d.find_elements(By.CSS_SELECTOR, "#results li.hit .open")
+        )
+    )
+    first = wait(browser, "#results li.hit .open")
     first.click()
     landed = wait(browser, "#messages li.msg.hit")
     assert "fulfillment_status" in landed.text
