@@ -43,7 +43,7 @@ CODEX_TARGET = (
     "sessions/2026/01/02/rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl"
 )
 #: p95 each agent's appends must stay under, in seconds.
-TARGETS = {"claude-code": 2.0, "codex": 1.0}
+TARGETS = {"claude-code": 1.0, "codex": 1.0}
 WORDS = (
     "amber basil cobalt dune ember fjord garnet harbor indigo juniper kelp lagoon marble "
     "nectar onyx pebble quartz raven saffron tundra umber velvet willow xenon yarrow zephyr"
