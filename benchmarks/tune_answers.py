@@ -41,11 +41,13 @@ from streaming_importer.embedding.embedder import Embedder  # noqa: E402
 from streaming_importer.search.find import find  # noqa: E402
 from streaming_importer.search.highlight import (  # noqa: E402
     DEFAULT_WEIGHTS,
+    SHOWN,
+    SHOWN_WHOLE,
     Highlight,
     Highlighter,
     HighlightWeights,
 )
-from streaming_importer.search.lexical import phrase  # noqa: E402
+from streaming_importer.search.lexical import normalized, phrase  # noqa: E402
 from streaming_importer.search.query import SearchQuery  # noqa: E402
 from streaming_importer.search.results import SessionHit  # noqa: E402
 from streaming_importer.store import Hit, Sink  # noqa: E402
@@ -63,8 +65,15 @@ class WithModel(Highlighter):
         self._embedder, self._dense, self._embedded = embedder, dense, embedded
         self._tokenizer = embedder.tokenizer()
 
-    def choose(self, query: str, chunks: Sequence[Hit]) -> tuple[Highlight, ...]:
-        found = self._candidates(chunks, self._encoder.stems(query), phrase(query))
+    def choose(
+        self, query: str, chunks: Sequence[Hit], shown: Sequence[str] = ()
+    ) -> tuple[Highlight, ...]:
+        whole = [normalized(t[:SHOWN_WHOLE]) for t in shown]
+        found = [
+            c
+            for c in self._candidates(chunks, self._encoder.stems(query), phrase(query))
+            if not any(c.key in t for t in whole)
+        ]
         found.sort(key=lambda c: (c.score, -c.near), reverse=True)
         top = found[: self._embedded]
         if not top:
@@ -73,9 +82,13 @@ class WithModel(Highlighter):
         vectors = np.asarray(self._embedder.embed_ids(ids))
         q = np.asarray(self._dense)
         cosines = vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q))
-        best = max(zip(top, cosines, strict=True), key=lambda cc: cc[0].score + float(cc[1]))[0]
-        p = best.chunk.payload
-        return (Highlight(best.text, best.score, best.chunk.id, str(p.get("kind")), None, 0),)
+        ranked = sorted(
+            zip(top, cosines, strict=True), key=lambda cc: cc[0].score + float(cc[1]), reverse=True
+        )
+        return tuple(
+            Highlight(c.text, c.score, c.chunk.id, str(c.chunk.payload.get("kind")), None, 0)
+            for c, _ in ranked[:SHOWN]
+        )
 
 
 def answered(q: OwnQuestion, hits: list[SessionHit]) -> bool:

@@ -144,6 +144,8 @@ class _Candidate:
     chunk: Hit
     start: int
     text: str
+    #: ``text`` normalized (:func:`~.lexical.normalized`).
+    key: str
     score: float
     near: int
 
@@ -170,7 +172,7 @@ class Highlighter:
         found = [
             c
             for c in self._candidates(chunks, wanted, phrase(query))
-            if c.score >= _ALONE or not any(normalized(c.text) in t for t in whole)
+            if c.score >= _ALONE or not any(c.key in t for t in whole)
         ]
         if not found:
             return ()
@@ -201,14 +203,15 @@ class Highlighter:
                 if key in seen:
                     continue  # chunks overlap: the same window twice
                 seen.add(key)
-                if needle and holds(normalized(first), needle):
+                alone = normalized(first)
+                if needle and holds(alone, needle):
                     # The query itself: the line that holds it, alone.
-                    found.append(_Candidate(chunk, start, first, _ALONE, rank))
+                    found.append(_Candidate(chunk, start, first, alone, _ALONE, rank))
                     continue
                 terms = stems[i] | stems[i + 1] if len(window) > len(first) else stems[i]
                 share = len(wanted & terms) / len(wanted) if wanted else 0.0
                 verbatim = 1.0 if needle and holds(key, needle) else 0.0
-                found.append(_Candidate(chunk, start, window, share + verbatim, rank))
+                found.append(_Candidate(chunk, start, window, key, share + verbatim, rank))
                 if len(found) >= SENTENCES_PER_HIT:
                     return found
         return found
