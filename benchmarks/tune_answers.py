@@ -91,6 +91,15 @@ class WithModel(Highlighter):
         )
 
 
+class Without(Highlighter):
+    """No highlights: what a search costs without them."""
+
+    def choose(
+        self, query: str, chunks: Sequence[Hit], shown: Sequence[str] = ()
+    ) -> tuple[Highlight, ...]:
+        return ()
+
+
 def answered(q: OwnQuestion, hits: list[SessionHit]) -> bool:
     return any(
         h.best.payload["session_id"] == q.session
