@@ -12,9 +12,9 @@ first, then the share of its terms the window holds, then nearness to the
 hit. The best one or two are shown, with their place.
 
 Scoring the windows with the model too was measured (``benchmarks/tune_answers.py``,
-dev halves): no window chosen better, and 40 to 250 ms more per search. The
+dev halves): the same answers found, at about 280 ms more per search. The
 model's part is the ranking and the relevance floor
-(:mod:`~streaming_importer.search.find`).
+(:mod:`~streaming_importer.search.find`). Constants chosen there too.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ __all__ = [
     "windows",
 ]
 
-#: Chunks of one exchange read for sentences, nearest the hit first.
+#: Chunks read for one result's highlights, nearest the hit first.
 CHUNKS_PER_HIT = 48
-#: Sentences of one hit scored by their words.
+#: Windows of one result scored.
 SENTENCES_PER_HIT = 400
-#: Characters of a sentence shown; longer ones are cut into windows.
+#: Characters of a sentence or window, at most; longer sentences are cut.
 SENTENCE_CHARS = 320
 #: Score of a sentence that holds the query verbatim, shown alone: above any
 #: window's (its share of the query's words, up to 1, plus 1 if it holds the

@@ -22,15 +22,24 @@ def test_plain_text_gets_the_shortest_fence() -> None:
 
 def test_fenced_texts_stay_within_the_budget() -> None:
     hits = [
-        {"session_id": str(i), "text": HOSTILE * 5, "prompt": "asked", "conclusion": "done"}
+        {
+            "session_id": str(i),
+            "text": HOSTILE * 5,
+            "prompt": "asked",
+            "conclusion": "done",
+            "highlight": [{"text": "we settled on pendulum"}, {"text": HOSTILE}],
+            "confident": i == 0,
+        }
         for i in range(4)
     ]
     for budget in (0, 10, 40, 300, 5000):
         clipped = clip_hits(hits, budget)
-        assert sum(len(h["text"]) + len(h["prompt"]) + len(h["conclusion"]) for h in clipped) <= (
-            budget
-        )
-        assert all(h[k] == "" or h[k].endswith("```") for h in clipped for k in ("text", "prompt"))
+        fields = ("text", "prompt", "conclusion", "highlight")
+        assert sum(len(h[k]) for h in clipped for k in fields) <= budget
+        assert [h["confident"] for h in clipped] == [h["confident"] for h in hits[: len(clipped)]]
+        assert all(h[k] == "" or h[k].endswith("```") for h in clipped for k in fields)
+    # The lines that answer get the budget first.
+    assert "pendulum" in clip_hits(hits, 60)[0]["highlight"]
     messages = clip_messages([{"text": HOSTILE}, {"text": "more"}], 60)
     assert sum(len(m["text"]) for m in messages) <= 60
     assert fit("x" * 100, 10) == ""
