@@ -143,6 +143,8 @@ def main() -> None:
         print(
             f"\nshipped {DEFAULT_WEIGHTS}: answer@3 {right / len(dev):.3f}, {ms:.0f} ms per search"
         )
+        right_0, ms_0, _ = run(lambda q: Without(encoder))
+        print(f"without highlights: answer@3 {right_0 / len(dev):.3f}, {ms_0:.0f} ms per search")
         right_m, ms_m, _ = run(
             lambda q: WithModel(encoder, tools[q.corpus][0], vectors[q.text], args.embedded)
         )
