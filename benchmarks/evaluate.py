@@ -130,6 +130,21 @@ def own_table(state: Path) -> list[str]:
                     f"| {name} | {kind} | {len(d)} | {cells(run(d, 'hybrid', DEFAULT))} "
                     f"| {len(t)} | {cells(run(t, 'hybrid', DEFAULT))} |"
                 )
+        lines += [
+            "",
+            "Relevance floor by class (hybrid): n, fired, fired and wrong, wrong and not fired",
+            "",
+            "| set | class | dev | test |",
+            "|---|---|---|---|",
+        ]
+        for name, (dev, test) in sets.items():
+            for kind in sorted({q.kind for q in dev + test}):
+                d = [q for q in dev if q.kind == kind]
+                t = [q for q in test if q.kind == kind]
+                lines.append(
+                    f"| {name} | {kind} | {fired(d).replace(' | ', ' / ')} "
+                    f"| {fired(t).replace(' | ', ' / ')} |"
+                )
     return lines
 
 
