@@ -51,6 +51,7 @@ from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.splits import half  # noqa: E402
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
 from streaming_importer.search.find import RELEVANCE_FLOOR  # noqa: E402
+from streaming_importer.search.lexical import holds_every_term  # noqa: E402
 from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
 from streaming_importer.search.ranking import (  # noqa: E402
     DEFAULT,
@@ -146,7 +147,8 @@ def top_turns(
         first = rank_sessions(fused, 1, dt.datetime.now(dt.UTC), None, ranking, query.text)
         session = first[0].session_id if first else None
         cosines = [h.score for h in nearest if h.payload.get("session_id") == session]
-        FLOOR_FIRED[query.text] = max(cosines, default=0.0) < RELEVANCE_FLOOR
+        held = bool(first) and holds_every_term(query.text, str(first[0].best.payload["text"]))
+        FLOOR_FIRED[query.text] = not held and max(cosines, default=0.0) < RELEVANCE_FLOOR
     out: list[str] = []
     for hit in hits:
         dia = dia_of.get(str(hit.payload.get("message_uuid")))

@@ -22,7 +22,7 @@ import qdrant_edge as qe
 
 from streaming_importer.store import Sparse
 
-__all__ = ["Bm25Encoder", "terms"]
+__all__ = ["Bm25Encoder", "terms", "tokens"]
 
 #: A run of word characters joined by the separators paths and identifiers use.
 _TOKEN = re.compile(r"[\w$]+(?:[./\\:#@-][\w$]+)*")
@@ -32,6 +32,11 @@ _HEX = re.compile(r"^[0-9a-f]{12,64}$")
 _PLAIN = re.compile(r"[\W_]+")
 #: Longer tokens (base64 left-overs, minified code) are noise, not terms.
 MAX_TERM_CHARS = 64
+
+
+def tokens(text: str) -> list[str]:
+    """The whole tokens of ``text`` (no parts, no short SHAs), lowercase, in order."""
+    return [m.group(0).lower() for m in _TOKEN.finditer(text) if len(m.group(0)) <= MAX_TERM_CHARS]
 
 
 def terms(text: str) -> list[str]:

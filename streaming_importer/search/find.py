@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from streaming_importer.embedding.bm25 import Bm25Encoder
 from streaming_importer.embedding.embedder import Embedder
 from streaming_importer.search.highlight import Highlighter, nearest_first
+from streaming_importer.search.lexical import holds_every_term
 from streaming_importer.search.query import SearchQuery, candidates
 from streaming_importer.search.ranking import DEFAULT, Ranking, fuse, rank_sessions
 from streaming_importer.search.results import SessionHit, with_context
@@ -64,7 +65,9 @@ def find(
 
     Each hit's ``relevance`` is the highest cosine similarity of its session's
     chunks among the model's candidates (None without the model, or when none
-    of them is from that session); ``confident`` is false under the floor.
+    of them is from that session); ``confident`` is false under the floor,
+    unless the passage shown holds every word of the query (a SHA, a file
+    name, an error: found by its words, whatever the model makes of them).
     Without the model no floor applies: it was calibrated on the model's scores.
     """
     now = now or dt.datetime.now(dt.UTC)
@@ -90,6 +93,7 @@ def find(
     for r in ranked:
         found = with_context(sink, SessionHit(r.best, r.score, r.matches, related=r.chunks))
         relevance = cosine.get(r.session_id) if dense is not None else None
+        held = holds_every_term(query.text, str(found.best.payload.get("text", "")))
         shown = highlighter.choose(
             query.text,
             nearest_first(found.best, found.related, found.exchange),
@@ -100,7 +104,7 @@ def find(
                 found,
                 highlight=shown,
                 relevance=relevance,
-                confident=dense is None or (relevance or 0.0) >= RELEVANCE_FLOOR,
+                confident=dense is None or held or (relevance or 0.0) >= RELEVANCE_FLOOR,
             )
         )
     return out

@@ -17,7 +17,9 @@ from __future__ import annotations
 import enum
 import re
 
-__all__ = ["Match", "content_words", "holds", "match", "normalized", "phrase"]
+from streaming_importer.embedding.bm25 import terms, tokens
+
+__all__ = ["Match", "content_words", "holds", "holds_every_term", "match", "normalized", "phrase"]
 
 #: English function words: never what a person searches for.
 STOPWORDS = frozenset(
@@ -76,3 +78,11 @@ def match(query: str, words: frozenset[str], text: str) -> Match:
     if len(words) >= MIN_WORDS_FOR_ALL and words <= content_words(text):
         return Match.ALL_WORDS
     return Match.NONE
+
+
+def holds_every_term(query: str, text: str) -> bool:
+    """Whether ``text`` holds every whole token of ``query`` but stop words, as BM25
+    finds them in it (a file name in a path, a short SHA of a long one), and the
+    query has one."""
+    wanted = set(tokens(query)) - STOPWORDS
+    return bool(wanted) and wanted <= set(terms(text))

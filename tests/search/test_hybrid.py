@@ -73,6 +73,11 @@ async def test_exact_tokens_are_found_by_bm25_and_hybrid(
             query = SearchQuery(f"what happened in {sha[:7]}?", limit=1, mode=mode)
             (found,) = search(embedder, encoder, sink, query)
             assert found.best.payload["session_id"].endswith("0"), mode
+        # Found by its words, a short SHA is a confident match whatever the
+        # model makes of it (its cosine to the chunk is low).
+        (found,) = search(embedder, encoder, sink, SearchQuery(sha[:7], limit=1))
+        assert found.best.payload["session_id"].endswith("0")
+        assert found.confident and (found.relevance or 0.0) < 0.46
     finally:
         sink.close()
 
