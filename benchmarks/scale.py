@@ -52,9 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.own import ALL  # noqa: E402
-from streaming_importer import memory  # noqa: E402
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
 from streaming_importer.embedding.chunk import Chunk  # noqa: E402
+from streaming_importer.ops import memory  # noqa: E402
 from streaming_importer.ops.startup import reexec_with_arena_limit  # noqa: E402
 from streaming_importer.pipeline.points import payload_for  # noqa: E402
 from streaming_importer.search.find import find  # noqa: E402
