@@ -40,12 +40,14 @@ from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
 from streaming_importer.embedding.embedder import Embedder  # noqa: E402
 from streaming_importer.search.find import find  # noqa: E402
 from streaming_importer.search.highlight import (  # noqa: E402
+    CHUNKS_PER_HIT,
     DEFAULT_WEIGHTS,
     SHOWN,
     SHOWN_WHOLE,
     Highlight,
     Highlighter,
     HighlightWeights,
+    nearest_first,
 )
 from streaming_importer.search.lexical import normalized, phrase  # noqa: E402
 from streaming_importer.search.query import SearchQuery  # noqa: E402
@@ -100,6 +102,23 @@ class Without(Highlighter):
         return ()
 
 
+def within(missed: list[tuple[OwnQuestion, list[SessionHit]]]) -> str:
+    """Of the questions missed, how many have their answer in the chunks highlights read."""
+    inside = 0
+    for q, hits in missed:
+        for h in hits[:3]:
+            if h.best.payload["session_id"] != q.session:
+                continue
+            read = nearest_first(h.best, h.related, h.exchange)[:CHUNKS_PER_HIT]
+            text = " ".join(str(c.payload.get("text", "")) for c in read).lower()
+            inside += all(t.lower() in text for t in q.terms)
+            break
+    return (
+        f"missed: {len(missed)}; the answer in the chunks highlights read: {inside}; "
+        f"elsewhere, or the session not in the top 3: {len(missed) - inside}"
+    )
+
+
 def answered(q: OwnQuestion, hits: list[SessionHit]) -> bool:
     return any(
         h.best.payload["session_id"] == q.session
@@ -123,13 +142,18 @@ def main() -> None:
             tools[corpus] = stack.enter_context(search_tools(folder, args.state / str(corpus)))
         vectors = {q.text: tools[q.corpus][0].embed([q.text])[0] for q in dev}
 
+        missed: list[tuple[OwnQuestion, list[SessionHit]]] = []
+
         def run(make: Callable[[OwnQuestion], Highlighter]) -> tuple[int, float, list[SessionHit]]:
             right, firsts, began = 0, [], time.monotonic()
+            missed.clear()
             for q in dev:
                 sink = tools[q.corpus][1]
                 query = SearchQuery(q.text, limit=5)
                 hits = find(sink, encoder, query, vectors[q.text], highlighter=make(q))
                 right += answered(q, hits)
+                if not answered(q, hits):
+                    missed.append((q, hits))
                 firsts.append(hits[0])
             return right, (time.monotonic() - began) / len(dev) * 1000, firsts
 
@@ -143,6 +167,7 @@ def main() -> None:
         print(
             f"\nshipped {DEFAULT_WEIGHTS}: answer@3 {right / len(dev):.3f}, {ms:.0f} ms per search"
         )
+        print(within(missed))
         right_0, ms_0, _ = run(lambda q: Without(encoder))
         print(f"without highlights: answer@3 {right_0 / len(dev):.3f}, {ms_0:.0f} ms per search")
         right_m, ms_m, _ = run(
