@@ -77,6 +77,8 @@ class Highlight:
     """A sentence shown beside a hit, and where it is."""
 
     text: str
+    #: The share of the query's words it holds (0 to 1), plus 1 if it holds the
+    #: query verbatim across its two sentences; 3 if one sentence holds it.
     score: float
     #: The chunk it is in: its point id, kind, timestamp, and the sentence's
     #: first character in the chunk's text.
@@ -172,7 +174,8 @@ class Highlighter:
         found = [
             c
             for c in self._candidates(chunks, wanted, phrase(query))
-            if c.score >= _ALONE or not any(c.key in t for t in whole)
+            # A window that holds none of the query's words answers nothing.
+            if c.score > 0 and (c.score >= _ALONE or not any(c.key in t for t in whole))
         ]
         if not found:
             return ()
