@@ -114,6 +114,19 @@ def own_table(state: Path) -> list[str]:
         for name, (dev, test) in sets.items():
             for half_name, half_questions in (("dev", dev), ("test", test)):
                 lines.append(f"| {name} | {half_name} | {fired(half_questions)} |")
+        by_class, floor_by_class = [], []
+        for name, (dev, test) in sets.items():
+            for kind in sorted({q.kind for q in dev + test}):
+                d = [q for q in dev if q.kind == kind]
+                t = [q for q in test if q.kind == kind]
+                by_class.append(
+                    f"| {name} | {kind} | {len(d)} | {cells(run(d, 'hybrid', DEFAULT))} "
+                    f"| {len(t)} | {cells(run(t, 'hybrid', DEFAULT))} |"
+                )
+                floor_by_class.append(
+                    f"| {name} | {kind} | {fired(d).replace(' | ', ' / ')} "
+                    f"| {fired(t).replace(' | ', ' / ')} |"
+                )
         lines += [
             "",
             "By class (hybrid, chosen constants):",
@@ -121,30 +134,14 @@ def own_table(state: Path) -> list[str]:
             "| set | class | dev n | dev session@1 | dev session@5 | dev answer@3 "
             "| test n | test session@1 | test session@5 | test answer@3 |",
             "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, (dev, test) in sets.items():
-            for kind in sorted({q.kind for q in dev + test}):
-                d = [q for q in dev if q.kind == kind]
-                t = [q for q in test if q.kind == kind]
-                lines.append(
-                    f"| {name} | {kind} | {len(d)} | {cells(run(d, 'hybrid', DEFAULT))} "
-                    f"| {len(t)} | {cells(run(t, 'hybrid', DEFAULT))} |"
-                )
-        lines += [
+            *by_class,
             "",
             "Relevance floor by class (hybrid): n, fired, fired and wrong, wrong and not fired",
             "",
             "| set | class | dev | test |",
             "|---|---|---|---|",
+            *floor_by_class,
         ]
-        for name, (dev, test) in sets.items():
-            for kind in sorted({q.kind for q in dev + test}):
-                d = [q for q in dev if q.kind == kind]
-                t = [q for q in test if q.kind == kind]
-                lines.append(
-                    f"| {name} | {kind} | {fired(d).replace(' | ', ' / ')} "
-                    f"| {fired(t).replace(' | ', ' / ')} |"
-                )
     return lines
 
 

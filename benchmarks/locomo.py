@@ -50,8 +50,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.imported import import_folder, search_tools  # noqa: E402
 from benchmarks.splits import half  # noqa: E402
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
-from streaming_importer.search.find import RELEVANCE_FLOOR  # noqa: E402
-from streaming_importer.search.lexical import holds_every_term  # noqa: E402
+from streaming_importer.search.find import best_cosines, is_confident  # noqa: E402
 from streaming_importer.search.query import MODES, SearchQuery  # noqa: E402
 from streaming_importer.search.ranking import (  # noqa: E402
     DEFAULT,
@@ -145,10 +144,11 @@ def top_turns(
     if dense is not None and query.mode == "hybrid":
         # The relevance floor as search applies it: the first session's best cosine.
         first = rank_sessions(fused, 1, dt.datetime.now(dt.UTC), None, ranking, query.text)
-        session = first[0].session_id if first else None
-        cosines = [h.score for h in nearest if h.payload.get("session_id") == session]
-        held = bool(first) and holds_every_term(query.text, str(first[0].best.payload["text"]))
-        FLOOR_FIRED[query.text] = not held and max(cosines, default=0.0) < RELEVANCE_FLOOR
+        FLOOR_FIRED[query.text] = not first or not is_confident(
+            query.text,
+            str(first[0].best.payload.get("text", "")),
+            best_cosines(nearest).get(first[0].session_id),
+        )
     out: list[str] = []
     for hit in hits:
         dia = dia_of.get(str(hit.payload.get("message_uuid")))

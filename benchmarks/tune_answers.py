@@ -43,13 +43,11 @@ from streaming_importer.search.highlight import (  # noqa: E402
     CHUNKS_PER_HIT,
     DEFAULT_WEIGHTS,
     SHOWN,
-    SHOWN_WHOLE,
     Highlight,
     Highlighter,
     HighlightWeights,
     nearest_first,
 )
-from streaming_importer.search.lexical import normalized, phrase  # noqa: E402
 from streaming_importer.search.query import SearchQuery  # noqa: E402
 from streaming_importer.search.results import SessionHit  # noqa: E402
 from streaming_importer.store import Hit, Sink  # noqa: E402
@@ -70,12 +68,7 @@ class WithModel(Highlighter):
     def choose(
         self, query: str, chunks: Sequence[Hit], shown: Sequence[str] = ()
     ) -> tuple[Highlight, ...]:
-        whole = [normalized(t[:SHOWN_WHOLE]) for t in shown]
-        found = [
-            c
-            for c in self._candidates(chunks, self._encoder.stems(query), phrase(query))
-            if not any(c.key in t for t in whole)
-        ]
+        found = self.eligible(query, chunks, shown)
         found.sort(key=lambda c: (c.score, -c.near), reverse=True)
         top = found[: self._embedded]
         if not top:

@@ -26,9 +26,9 @@ from streaming_importer.search.lexical import holds_every_term
 from streaming_importer.search.query import SearchQuery, candidates
 from streaming_importer.search.ranking import DEFAULT, Ranking, fuse, rank_sessions
 from streaming_importer.search.results import SessionHit, with_context
-from streaming_importer.store import Sink
+from streaming_importer.store import Hit, Sink
 
-__all__ = ["RELEVANCE_FLOOR", "find", "search"]
+__all__ = ["RELEVANCE_FLOOR", "best_cosines", "find", "is_confident", "search"]
 
 
 #: Below this, the top hit is not a confident match: the highest cosine
@@ -85,26 +85,38 @@ def find(
         ranking,
         query.text,
     )
-    cosine: dict[str, float] = {}
-    for hit in nearest:
-        session = str(hit.payload.get("session_id"))
-        cosine[session] = max(cosine.get(session, -1.0), hit.score)
+    cosine = best_cosines(nearest)
     out = []
     for r in ranked:
         found = with_context(sink, SessionHit(r.best, r.score, r.matches, related=r.chunks))
         relevance = cosine.get(r.session_id) if dense is not None else None
-        held = holds_every_term(query.text, str(found.best.payload.get("text", "")))
+        passage = str(found.best.payload.get("text", ""))
         shown = highlighter.choose(
             query.text,
             nearest_first(found.best, found.related, found.exchange),
-            (str(found.best.payload.get("text", "")), found.conclusion),
+            (passage, found.conclusion),
         )
         out.append(
             dataclasses.replace(
                 found,
                 highlight=shown,
                 relevance=relevance,
-                confident=dense is None or held or (relevance or 0.0) >= RELEVANCE_FLOOR,
+                confident=dense is None or is_confident(query.text, passage, relevance),
             )
         )
     return out
+
+
+def best_cosines(nearest: Sequence[Hit]) -> dict[str, float]:
+    """Each session's highest cosine similarity among the model's candidates ``nearest``."""
+    cosine: dict[str, float] = {}
+    for hit in nearest:
+        session = str(hit.payload.get("session_id"))
+        cosine[session] = max(cosine.get(session, -1.0), hit.score)
+    return cosine
+
+
+def is_confident(query: str, passage: str, relevance: float | None) -> bool:
+    """A result is a confident match: its ``relevance`` (cosine) at the floor or above,
+    or its ``passage`` holding every token of ``query``."""
+    return holds_every_term(query, passage) or (relevance or 0.0) >= RELEVANCE_FLOOR

@@ -40,7 +40,7 @@ __all__ = [
 #: Chunks read for one result's highlights, nearest the hit first.
 CHUNKS_PER_HIT = 48
 #: Windows of one result scored.
-SENTENCES_PER_HIT = 400
+WINDOWS_PER_HIT = 400
 #: Characters of a sentence or window, at most; longer sentences are cut.
 SENTENCE_CHARS = 320
 #: Score of a sentence that holds the query verbatim, shown alone: above any
@@ -169,14 +169,7 @@ class Highlighter:
         every surface shows of it) is not highlighted again, unless it is the
         query itself.
         """
-        wanted = self._encoder.stems(query)
-        whole = [normalized(t[:SHOWN_WHOLE]) for t in shown]
-        found = [
-            c
-            for c in self._candidates(chunks, wanted, phrase(query))
-            # A window that holds none of the query's words answers nothing.
-            if c.score > 0 and (c.score >= _ALONE or not any(c.key in t for t in whole))
-        ]
+        found = self.eligible(query, chunks, shown)
         if not found:
             return ()
         found.sort(key=lambda c: (c.score, -c.near, -c.start), reverse=True)
@@ -187,6 +180,17 @@ class Highlighter:
             if not any(_overlap(c, s) for s in chosen):
                 chosen.append(c)
         return tuple(_highlight(c) for c in chosen)
+
+    def eligible(self, query: str, chunks: Sequence[Hit], shown: Sequence[str]) -> list[_Candidate]:
+        """The windows :meth:`choose` chooses from: scored, holding some of the query's
+        words, and not within what ``shown`` shows anyway (unless the query itself)."""
+        whole = [normalized(t[:SHOWN_WHOLE]) for t in shown]
+        return [
+            c
+            for c in self._candidates(chunks, self._encoder.stems(query), phrase(query))
+            # A window that holds none of the query's words answers nothing.
+            if c.score > 0 and (c.score >= _ALONE or not any(c.key in t for t in whole))
+        ]
 
     def _candidates(
         self, chunks: Sequence[Hit], wanted: frozenset[int], needle: str
@@ -215,7 +219,7 @@ class Highlighter:
                 share = len(wanted & terms) / len(wanted) if wanted else 0.0
                 verbatim = 1.0 if needle and holds(key, needle) else 0.0
                 found.append(_Candidate(chunk, start, window, key, share + verbatim, rank))
-                if len(found) >= SENTENCES_PER_HIT:
+                if len(found) >= WINDOWS_PER_HIT:
                     return found
         return found
 
@@ -237,21 +241,23 @@ def nearest_first(hit: Hit, related: Sequence[Hit], exchange: Sequence[Hit]) -> 
     """
     at = str(hit.payload.get("timestamp") or "")
     index = int(hit.payload.get("chunk_index") or 0)
+    message = hit.payload.get("message_uuid")
 
-    def distance(chunk: Hit) -> tuple[int, str, int]:
-        own = int(chunk.payload.get("chunk_index") or 0)
-        if chunk.payload.get("message_uuid") == hit.payload.get("message_uuid"):
-            return (0, "", abs(own - index))
+    def by_time(chunk: Hit) -> tuple[bool, str, int]:
         when = str(chunk.payload.get("timestamp") or "")
-        return (2, when, own) if when >= at else (3, _reverse(when), own)
+        return (
+            when < at,
+            when if when >= at else _reverse(when),
+            int(chunk.payload.get("chunk_index") or 0),
+        )
 
-    ordered = [hit]
-    ordered += sorted((c for c in exchange if c.id != hit.id), key=distance)
-    # The related chunks go after the hit's own message.
-    own = 1 + sum(1 for c in ordered[1:] if distance(c)[0] == 0)
-    ordered[own:own] = list(related)
-    seen: set[str] = set()
-    return [c for c in ordered if not (c.id in seen or seen.add(c.id))]  # type: ignore[func-returns-value]
+    own = [c for c in exchange if c.payload.get("message_uuid") == message]
+    own.sort(key=lambda c: abs(int(c.payload.get("chunk_index") or 0) - index))
+    rest = sorted((c for c in exchange if c.payload.get("message_uuid") != message), key=by_time)
+    ordered: dict[str, Hit] = {}
+    for chunk in (hit, *own, *related, *rest):
+        ordered.setdefault(chunk.id, chunk)
+    return list(ordered.values())
 
 
 def _reverse(text: str) -> str:

@@ -100,8 +100,9 @@ def _format_hit(rank: int, p: Mapping[str, Any], fetched: int) -> str:
     if p.get("prompt"):
         lines.append(f"    asked: {_clip(p['prompt'], 200)}")
     for h in p.get("highlight") or ():
-        place = ", ".join(filter(None, (h.get("kind"), (h.get("timestamp") or "")[:16])))
-        lines.append(f"    » {_clip(h.get('text'), 320)}  ({place.replace('T', ' ')})")
+        at = (h.get("timestamp") or "")[:16].replace("T", " ")
+        place = ", ".join(filter(None, (h.get("kind"), at)))
+        lines.append(f"    » {_clip(h.get('text'), 320)}  ({place})")
     lines.append("    " + " ".join(t for t in (before, f">>> {text} <<<", after) if t))
     if p.get("conclusion"):
         lines.append(f"    concluded: {_clip(p['conclusion'], 300)}")
