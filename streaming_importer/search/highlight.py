@@ -12,7 +12,7 @@ first, then the share of its terms the window holds, then nearness to the
 hit. The best one or two are shown, with their place.
 
 Scoring the windows with the model too was measured (``benchmarks/tune_answers.py``,
-dev halves): the same answers found, at about 270 ms more per search. The
+dev halves): the same answers found, at about 250 ms more per search. The
 model's part is the ranking and the relevance floor
 (:mod:`~streaming_importer.search.find`). Constants chosen there too.
 """
