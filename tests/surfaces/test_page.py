@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -221,23 +222,30 @@ def test_search_open_the_hit_and_copy_the_resume_command(
     assert copied == "cd /home/dev/shop-api && claude --resume 3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"
 
 
+def sessions_shown(browser: WebDriver, count: int) -> None:
+    """Wait until the sessions view lists ``count`` sessions; else fail saying what it shows."""
+    try:
+        WebDriverWait(browser, 20).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == count
+        )
+    except TimeoutException:
+        shown = browser.find_element(By.ID, "sessions").text
+        pytest.fail(f"not {count} sessions at {browser.current_url}: {shown!r}")
+
+
 def test_the_sessions_list_newest_first_by_project(
     daemon: dict[str, str], browser: WebDriver
 ) -> None:
     browser.get(login_url(daemon))
     browser.get(browser.current_url.split("#")[0] + "#/sessions")
-    WebDriverWait(browser, 20).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == 5
-    )
+    sessions_shown(browser, 5)
     shown = browser.find_element(By.ID, "sessions").text
     assert "The CI job keeps failing on test_webhook_retry" in shown  # a first prompt
     assert "/home/dev/shop-api" in shown and "KB" in shown
     project = browser.find_element(By.ID, "sessions-project")
     project.send_keys("blog")
     project.submit()
-    WebDriverWait(browser, 20).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == 1
-    )
+    sessions_shown(browser, 1)
     assert "Atom feed" in browser.find_element(By.ID, "sessions").text
 
 

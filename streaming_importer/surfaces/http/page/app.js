@@ -155,16 +155,19 @@ function renderHit(hit) {
 // ---- sessions list -----------------------------------------------------
 
 let sessionsStart = 0;
+let sessionsSeq = 0;
 
 async function loadSessions(start) {
   const box = $("sessions");
-  if (start === 0) {
-    box.replaceChildren();
-    delete box.dataset.lastDay;
-  }
+  const seq = ++sessionsSeq; // only the latest load renders: two at once would list twice
   try {
     const project = $("sessions-project").value.trim();
     const answer = await api("/sessions", { start: String(start), limit: "50", project });
+    if (seq !== sessionsSeq) return;
+    if (start === 0) {
+      box.replaceChildren();
+      delete box.dataset.lastDay;
+    }
     let lastDay = box.dataset.lastDay || "";
     for (const s of answer.sessions) {
       const day = new Date(s.changed * 1000).toISOString().slice(0, 10);
@@ -181,7 +184,7 @@ async function loadSessions(start) {
     sessionsStart = start + answer.sessions.length;
     $("sessions-more").hidden = sessionsStart >= answer.total;
   } catch (e) {
-    box.append(el("p", { text: `Could not list sessions: ${e.message}` }));
+    if (seq === sessionsSeq) box.append(el("p", { text: `Could not list sessions: ${e.message}` }));
   }
 }
 
