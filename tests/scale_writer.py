@@ -69,6 +69,8 @@ def main() -> None:
         written = min(start + 64, total)
         if written % 1024 == 0 or written == total:
             sink.flush()  # as the importer does at each checkpoint
+            if sink.index_due():
+                sink.build_index()  # and the store stage between batches
         if written % index_points == 0 or written == total:
             memory.trim()
             report = {"points": written, "anon_mb": memory.sample().anon_mb}

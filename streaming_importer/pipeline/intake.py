@@ -28,7 +28,7 @@ from anyio.abc import ObjectSendStream
 from watchfiles import awatch
 
 from streaming_importer.ops.config import Settings
-from streaming_importer.pipeline.items import Forget, Item, Mark
+from streaming_importer.pipeline.items import Forget, Item, LiveWork, Mark
 from streaming_importer.pipeline.segment import Block, Rules, Segment, segment_block
 from streaming_importer.pipeline.tracking import Cursor, plan
 from streaming_importer.sources.discover import start_context
@@ -53,8 +53,13 @@ class Intake:
         stop: anyio.Event,
         *,
         on_file_start: Callable[[str], None] = lambda _rel: None,
+        live: LiveWork | None = None,
     ) -> None:
         self._settings = settings
+        #: Live slices in flight (index builds wait for them to be stored).
+        self.live = live or LiveWork()
+        #: Set once the first pass caught up: slices after it may be live.
+        self._watching = False
         self._rules = rules
         self._cursors = cursors
         self._stats = stats
@@ -73,6 +78,7 @@ class Intake:
             await self._import_pass(send)
             if once or self._stop.is_set():
                 return
+            self._watching = True
             # Every source's folder that exists (one created later is seen
             # after a restart).
             folders = [s.root for s in self._settings.source_folders if s.root.is_dir()]
@@ -150,9 +156,32 @@ class Intake:
         Returns False if the file could not be read.
         """
         cursor = self._cursors.get(f.rel_path)
-        new = cursor is None
         start = 0 if cursor is None else cursor.offset
         budget = self._settings.fair_slice_bytes
+        live = self._watching and f.size - start <= budget
+        if live:
+            self.live.begin()
+        done: bool | None = None
+        try:
+            done = await self._read(send, f, cursor, start, budget, live=live)
+        finally:
+            if live and not done:
+                self.live.end()  # its last mark, the one counted down, was not sent
+        return done is not None
+
+    async def _read(
+        self,
+        send: ObjectSendStream[Item],
+        f: SourceFile,
+        cursor: Cursor | None,
+        start: int,
+        budget: int,
+        *,
+        live: bool,
+    ) -> bool | None:
+        """:meth:`_read_slice`'s work: True if its last mark (``live`` if so) was sent,
+        False if it stopped before the file's end, None if the file could not be read."""
+        new = cursor is None
         at_end = True
         self._on_file_start(f.rel_path)
         read = functools.partial(read_span, f.path)
@@ -189,10 +218,10 @@ class Intake:
             # Vanished since the scan, or unreadable: later scans try again.
             self._warn_unreadable(f.rel_path, e)
             self._stats.files_failed += 1
-            return False
+            return None
         self._unreadable.discard(f.rel_path)
         if not at_end:
-            return True
+            return False
         cursor.eof_size = f.size
         if f.whole and cursor.offset == f.size:
             # Read as the scan saw it: any later change to it is a rewrite.
@@ -203,7 +232,7 @@ class Intake:
         at_cursor = Segment(
             [], [], 0, cursor.offset, cursor.context, ident.tail_len, ident.tail_hash
         )
-        await send.send(_mark(f, ident, at_cursor, file_done=True))
+        await send.send(_mark(f, ident, at_cursor, file_done=True, live=live))
         return True
 
     def _blocks(self, f: SourceFile, start: int, budget: int) -> AsyncIterator[list[Line]]:
@@ -227,7 +256,14 @@ class Intake:
         self._stats.excluded += sum(seg.excluded for seg in block.segments)
 
 
-def _mark(f: SourceFile, identity: FileIdentity, seg: Segment, *, file_done: bool = False) -> Mark:
+def _mark(
+    f: SourceFile,
+    identity: FileIdentity,
+    seg: Segment,
+    *,
+    file_done: bool = False,
+    live: bool = False,
+) -> Mark:
     """The mark that follows a segment's chunks: the file's state after its lines."""
     return Mark(
         f.rel_path,
@@ -246,4 +282,5 @@ def _mark(f: SourceFile, identity: FileIdentity, seg: Segment, *, file_done: boo
         quarantined=seg.quarantined,
         redacted=seg.redacted,
         file_done=file_done,
+        live=live,
     )

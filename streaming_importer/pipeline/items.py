@@ -23,7 +23,7 @@ from streaming_importer.sources.messages import FileContext
 from streaming_importer.state.privacy import project_field
 from streaming_importer.store import Point, Sink, Sparse, Where
 
-__all__ = ["Batch", "Event", "Forget", "Item", "Mark", "Quarantined", "WorkChunk"]
+__all__ = ["Batch", "Event", "Forget", "Item", "LiveWork", "Mark", "Quarantined", "WorkChunk"]
 
 #: Points read at a time when a project is forgotten.
 _PAGE_POINTS = 1000
@@ -63,6 +63,8 @@ class Mark:
     redacted: int = 0
     #: The file was read to its end.
     file_done: bool = False
+    #: It ends a live slice (see :class:`LiveWork`).
+    live: bool = False
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -137,3 +139,25 @@ class Batch:
     reused: int = 0
     #: Seconds the model spent on these points.
     seconds: float = 0.0
+
+
+class LiveWork:
+    """Live slices read by the intake and not yet stored: index builds wait for none.
+
+    A slice is live when the importer was watching, not catching up, and the
+    whole rest of the file fits in it: an append a person may search for in
+    a moment. It is counted from before its first line is read until the
+    store stage has stored its last mark (a :class:`Mark` with ``live``).
+    """
+
+    def __init__(self) -> None:
+        #: Live slices read or being read and not yet stored.
+        self.waiting = 0
+
+    def begin(self) -> None:
+        """A live slice is about to be read."""
+        self.waiting += 1
+
+    def end(self) -> None:
+        """A live slice was stored, or will not be."""
+        self.waiting = max(0, self.waiting - 1)

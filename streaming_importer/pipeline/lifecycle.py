@@ -43,7 +43,7 @@ from streaming_importer.ops.config import Settings
 from streaming_importer.ops.metrics import Metrics
 from streaming_importer.pipeline.embed_stage import EmbedStage
 from streaming_importer.pipeline.intake import Intake
-from streaming_importer.pipeline.items import Batch, Item
+from streaming_importer.pipeline.items import Batch, Item, LiveWork
 from streaming_importer.pipeline.ledger import Ledger
 from streaming_importer.pipeline.monitor import Monitor, Progress
 from streaming_importer.pipeline.segment import Rules
@@ -132,6 +132,7 @@ class Importer:
             self.stats,
             self._stop,
             on_file_start=lambda rel: self.monitor.file_started(rel),
+            live=LiveWork(),
         )
         self.embed = EmbedStage(
             embedder,
@@ -151,6 +152,7 @@ class Importer:
             store_thread=self.store_thread,
             metrics=self.metrics,
             after_batch=lambda batch: self.monitor.after_batch(batch),
+            live=self.intake.live,
         )
         self.monitor = Monitor(
             settings,

@@ -75,6 +75,8 @@ def redact_again(sink: Sink, embedder: Embedder, *, page_points: int = PAGE_POIN
         )
         changed += len(redone)
     sink.flush()
+    if sink.index_due():
+        sink.build_index()
     sink.record_redaction(RULESET)
     outcome = Outcome(checked, changed, secrets, time.monotonic() - started)
     logger.info(

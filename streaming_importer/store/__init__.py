@@ -44,8 +44,8 @@ __all__ = [
 ]
 
 
-def open_sink(settings: Settings) -> Sink:
-    """The sink the settings name, not yet opened."""
+def open_sink(settings: Settings, *, one_shot: bool = False) -> Sink:
+    """The sink the settings name, not yet opened; ``one_shot``: for one search and close."""
     # Imported here, not at the top: qdrant-client alone takes about a second
     # to import, which a run on the embedded engine (and every CLI search) would
     # otherwise pay for an engine it does not use.
@@ -62,5 +62,8 @@ def open_sink(settings: Settings) -> Sink:
     from streaming_importer.store.edge import EdgeSink
 
     return EdgeSink(
-        settings.store_dir, settings.collection_name, index_points=settings.store_index_points
+        settings.store_dir,
+        settings.collection_name,
+        index_points=settings.store_index_points,
+        warm=not one_shot,
     )

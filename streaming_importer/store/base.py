@@ -141,6 +141,21 @@ class Sink(Protocol):
         """Make acknowledged points durable on disk (where the engine defers it)."""
         ...
 
+    def index_due(self) -> bool:
+        """Whether enough points were written since the last index build for one to run."""
+        ...
+
+    def index_overdue(self) -> bool:
+        """Whether so many were that the build may wait no longer (memory's bound)."""
+        ...
+
+    def build_index(self) -> None:
+        """Index and seal what was written, merging segments as due (blocking).
+
+        Where the engine builds on its own (a server), nothing. Raises StoreError.
+        """
+        ...
+
     def search(
         self,
         limit: int,

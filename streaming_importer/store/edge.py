@@ -25,7 +25,6 @@ than expected"; reproduced here). So every opener first takes an exclusive
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -39,7 +38,6 @@ import qdrant_edge as qe
 from streaming_importer.errors import StoreError, StoreLockedError
 from streaming_importer.store.base import (
     DENSE,
-    SCHEMA,
     SPARSE,
     Hit,
     ModelIdentity,
@@ -48,6 +46,7 @@ from streaming_importer.store.base import (
     Where,
     check_identity,
 )
+from streaming_importer.store.edge_meta import ShardMeta
 from streaming_importer.store.edge_types import (
     edge_filter,
     edge_vectors,
@@ -68,24 +67,33 @@ __all__ = ["EdgeSink"]
 
 logger = logging.getLogger(__name__)
 
-#: The key of the redaction rule set in ``<collection>.json``, beside the identity.
-_REDACTION = "redaction"
+#: Seconds the first search after opening may wait for the files it needs.
+WARM_WAIT_S = 2.0
 
 
 class EdgeSink:
     """A qdrant-edge-py shard in ``store_dir``."""
 
     def __init__(
-        self, store_dir: Path, collection: str, *, index_points: int = INDEX_POINTS
+        self,
+        store_dir: Path,
+        collection: str,
+        *,
+        index_points: int = INDEX_POINTS,
+        warm: bool = True,
     ) -> None:
+        """``warm``: read the files into the page cache in the background after opening
+        (a one-shot search does not: it maps what is cached and asks at once)."""
         self._path = store_dir / collection
-        self._meta_path = store_dir / f"{collection}.json"
+        self._meta = ShardMeta(store_dir / f"{collection}.json")
         self._lock_path = store_dir / f"{collection}.lock"
         self._lock_fd: int | None = None
         self._shard: Any = None
         self._index_points = index_points
         self._compactor: Compactor | None = None
         self._warmer: Warmer | None = None
+        self._warm = warm
+        self._waited = False
 
     def open(self, identity: ModelIdentity | None, *, create: bool = True) -> None:
         stored = self.stored_identity()
@@ -108,13 +116,17 @@ class EdgeSink:
             self._unlock()
             raise StoreError(f"cannot open the embedded store {self._path}: {e}") from e
         self._warmer = Warmer(self._path)
-        self._warmer.start()
+        self._warmer.map_resident()
+        if self._warm:
+            self._warmer.start()
+        else:
+            self._warmer.ready.set()
         # A build writes new segments, left out of the page cache.
         self._compactor = Compactor(
             self._shard, every_points=self._index_points, after=self._warmer.start
         )
         if stored is None and identity is not None:
-            self._write_meta(identity)
+            self._meta.write_identity(identity)
 
     def _lock(self) -> None:
         # The state folder holds conversation text: private if made here.
@@ -141,33 +153,14 @@ class EdgeSink:
         logger.info("created embedded collection %s (%d dims)", self._path, identity.dim)
         return shard
 
-    def _write_meta(self, identity: ModelIdentity) -> None:
-        self._replace_meta({**identity.to_json(), "schema": SCHEMA})
-
-    def _replace_meta(self, data: dict[str, Any]) -> None:
-        tmp = self._meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        os.replace(tmp, self._meta_path)
-
     def stored_redaction(self) -> str | None:
-        rules = (self._read_meta() or {}).get(_REDACTION)
-        return rules if isinstance(rules, str) else None
+        return self._meta.redaction()
 
     def record_redaction(self, rules: str) -> None:
-        self._replace_meta({**(self._read_meta() or {}), _REDACTION: rules})
+        self._meta.record_redaction(rules)
 
     def stored_identity(self) -> dict[str, Any] | None:
-        data = self._read_meta()
-        return None if data is None else {k: v for k, v in data.items() if k != _REDACTION}
-
-    def _read_meta(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self._meta_path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as e:
-            raise StoreError(f"cannot read {self._meta_path}: {e}") from e
-        return data if isinstance(data, dict) else None
+        return self._meta.identity()
 
     def upsert(self, points: Sequence[Point]) -> None:
         if not points:
@@ -181,11 +174,17 @@ class EdgeSink:
             self._compactor.wrote(len(points))
 
     def flush(self) -> None:
-        """Make writes durable; then build the index if one is due (see sink.layout)."""
+        """Make writes durable (index builds are asked for apart: :meth:`build_index`)."""
         if self._shard is not None:
             self._shard.flush()
-        if self._compactor is not None:
-            self._compactor.due()
+
+    def index_due(self) -> bool:
+        """See :meth:`Sink.index_due`."""
+        return self._compactor is not None and self._compactor.due()
+
+    def index_overdue(self) -> bool:
+        """See :meth:`Sink.index_overdue`."""
+        return self._compactor is not None and self._compactor.overdue()
 
     @property
     def builds(self) -> BuildStats:
@@ -193,7 +192,7 @@ class EdgeSink:
         return self._compactor.stats if self._compactor is not None else BuildStats()
 
     def build_index(self) -> None:
-        """Index and merge whatever is due now (tests)."""
+        """See :meth:`Sink.build_index`: seconds to a minute at a million points, GIL held."""
         if self._compactor is not None:
             self._compactor.build()
 
@@ -203,6 +202,13 @@ class EdgeSink:
             return 0
         self._warmer.wait()
         return self._warmer.read_bytes
+
+    def _wait_warm(self) -> None:
+        """The first search after opening waits, up to ``WARM_WAIT_S``, for the files it
+        needs first to be read and mapped: it and those after it then take no page faults."""
+        if not self._waited and self._warmer is not None:
+            self._warmer.ready.wait(WARM_WAIT_S)
+            self._waited = True
 
     def _stop_warming(self) -> None:
         if self._warmer is not None:
@@ -221,6 +227,7 @@ class EdgeSink:
         """See :meth:`Sink.search`; ``exact`` scans every point (to measure the index's recall)."""
         if self._shard is None:
             return []
+        self._wait_warm()
         if (dense is None) == (sparse is None):
             raise ValueError("search takes a dense or a sparse vector, not both or neither")
         query = (
@@ -243,6 +250,7 @@ class EdgeSink:
     def scroll(self, where: Where, limit: int) -> list[Hit]:
         if self._shard is None:
             return []
+        self._wait_warm()
         records, _ = self._shard.scroll(
             qe.ScrollRequest(limit=limit, filter=edge_filter(where), with_payload=True)
         )
@@ -285,7 +293,7 @@ class EdgeSink:
             self._shard.close()
             self._shard = None
         shutil.rmtree(self._path, ignore_errors=True)
-        self._meta_path.unlink(missing_ok=True)
+        self._meta.delete()
         logger.info("deleted the embedded collection %s", self._path)
 
     def move_path(self, source: str, old: str, new: str) -> None:

@@ -36,17 +36,28 @@ from streaming_importer.errors import StoreError
 from streaming_importer.ops import memory
 from streaming_importer.store.base import DATETIME_FIELDS, DENSE, KEYWORD_FIELDS, SPARSE
 
-__all__ = ["HNSW_EF", "INDEX_POINTS", "BuildStats", "Compactor", "create_indexes", "storage"]
+__all__ = [
+    "HNSW_EF",
+    "INDEX_POINTS",
+    "OVERDUE_FACTOR",
+    "BuildStats",
+    "Compactor",
+    "create_indexes",
+    "storage",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Points the appendable segment takes before an index build seals it.
+#: Points the appendable segment takes before an index build is due.
 INDEX_POINTS = 10_000
+#: A build waits for live appends to be stored, but not past this many
+#: times ``INDEX_POINTS`` unindexed points: the appendable segment's memory.
+OVERDUE_FACTOR = 3
 #: Sealed segments are merged while there are more than ``SEGMENTS`` of
 #: them, into segments of at most ``MERGE_FACTOR * INDEX_POINTS`` points:
 #: fewer segments to search and to open, for longer (rarer) builds.
-MERGE_FACTOR = 10
-SEGMENTS = 6
+MERGE_FACTOR = 5
+SEGMENTS = 8
 #: HNSW graph: links per node, candidates while building (Qdrant's defaults
 #: are 16 and 100; 64 builds faster for the recall measured in docs/scale.md)
 #: and while searching.
@@ -110,7 +121,12 @@ class BuildStats:
 
 
 class Compactor:
-    """Runs ``shard.optimize()`` when ``every_points`` points were written since the last run."""
+    """Runs ``shard.optimize()`` when asked, and says when enough was written for one.
+
+    It never builds on its own: the caller chooses the moment (the store stage
+    builds when no live append is waiting, see
+    :mod:`streaming_importer.pipeline.store_stage`).
+    """
 
     def __init__(
         self, shard: Any, *, every_points: int, after: Callable[[], None] | None = None
@@ -126,16 +142,23 @@ class Compactor:
         """Count ``points`` written (upserted) since the last build."""
         self._pending += points
 
-    def due(self) -> None:
-        """Build if enough was written. Raises StoreError if the engine fails."""
-        if self._pending >= self._every:
-            self.build()
+    def due(self) -> bool:
+        """Whether ``every_points`` points were written since the last build."""
+        return self._pending >= self._every
+
+    def overdue(self) -> bool:
+        """Whether ``OVERDUE_FACTOR`` times that were: the appendable segment's memory bound."""
+        return self._pending >= OVERDUE_FACTOR * self._every
 
     def build(self) -> None:
-        """Index and seal what is due now (blocking; see the module's note)."""
+        """Make writes durable, then index and seal what is due (blocking; see the module's note).
+
+        Raises StoreError if the engine fails.
+        """
         self._pending = 0
         started = time.perf_counter()
         try:
+            self._shard.flush()
             self._shard.optimize()
         except Exception as e:  # the engine raises a bare Exception
             raise StoreError(f"the embedded store's index build failed: {e}") from e

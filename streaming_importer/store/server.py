@@ -104,14 +104,10 @@ class ServerSink:
             shard_number=self._shards,
             replication_factor=self._replicas,
         )
-        for name in KEYWORD_FIELDS:
-            self._client.create_payload_index(
-                self._collection, name, models.PayloadSchemaType.KEYWORD, wait=True
-            )
-        for name in DATETIME_FIELDS:
-            self._client.create_payload_index(
-                self._collection, name, models.PayloadSchemaType.DATETIME, wait=True
-            )
+        schema = models.PayloadSchemaType
+        fields = [(n, schema.KEYWORD) for n in KEYWORD_FIELDS]
+        for name, kind in fields + [(n, schema.DATETIME) for n in DATETIME_FIELDS]:
+            self._client.create_payload_index(self._collection, name, kind, wait=True)
         logger.info(
             "created %s (%d dims, %d shards, %d replicas)",
             self._describe(),
@@ -161,9 +157,16 @@ class ServerSink:
         except _TRANSPORT_ERRORS as e:
             raise StoreUnavailableError(f"Qdrant at {self._where} did not answer: {e}") from e
 
+    # wait=True already made every upsert durable on the server, which also
+    # indexes in its own threads: nothing to flush or build here.
     def flush(self) -> None:
-        # wait=True already made every upsert durable on the server.
         return None
+
+    def index_due(self) -> bool:
+        return False
+
+    index_overdue = index_due
+    build_index = flush
 
     def search(
         self,

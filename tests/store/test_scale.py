@@ -60,6 +60,8 @@ def test_indexed_segments_answer_like_the_appendable_one(tmp_path: Path) -> None
             sink.upsert(points[start : start + 64])
             if start % 1024 == 0:
                 sink.flush()
+                if sink.index_due():
+                    sink.build_index()
         sink.flush()
         assert sink.builds.runs >= 4
         assert sink.count() == 6000
