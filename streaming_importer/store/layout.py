@@ -8,18 +8,20 @@ qdrant-edge-py builds no index on its own: every point stays in the shard's
 appendable segment (payload indexes, BM25 postings and id map in memory,
 searched by an exact scan) until ``EdgeShard.optimize()`` is called. That call
 turns full appendable segments into indexed, memory-mapped ones (an HNSW graph
-for the dense vectors, BM25 postings and payload indexes on disk) and starts a
-new appendable segment.
+for the dense vectors, BM25 postings and payload indexes on disk), starts a
+new appendable segment, and merges sealed segments while there are more than
+``SEGMENTS``, never into one of more than ``MERGE_FACTOR * INDEX_POINTS``
+points: the bound on how long one build may take (about 2 s to seal 10,000
+points, up to 7-8 s with a merge; ``benchmarks/scale.py`` prints the longest).
 
 It runs in the calling thread and holds the GIL until it returns (measured on
 qdrant-edge-py 0.9.0: a thread running it stops every other Python thread, the
 event loop included), so there is no background build to be had in this
-process: :class:`Compactor` runs it after a flush, in the store's thread,
-whenever ``INDEX_POINTS`` points were written since the last build. A build
-that seals one segment takes a second or two; one that also merges sealed
-segments (into at most ``MERGE_FACTOR * INDEX_POINTS`` points) takes longer
-and comes rarer (``benchmarks/scale.py`` prints the longest). Then it gives
-the freed heap back to the system.
+process. :class:`Compactor` says when one is due (``INDEX_POINTS`` points
+written since the last) and runs it when asked: the store stage chooses the
+moment, when no live append waits
+(:mod:`streaming_importer.pipeline.store_stage`). Then it gives the freed heap
+back to the system.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ INDEX_POINTS = 10_000
 OVERDUE_FACTOR = 3
 #: Sealed segments are merged while there are more than ``SEGMENTS`` of
 #: them, into segments of at most ``MERGE_FACTOR * INDEX_POINTS`` points:
-#: fewer segments to search and to open, for longer (rarer) builds.
+#: fewer segments to search, to open and to keep term maps of in memory, for
+#: longer builds (merging up to 100,000 points paused up to 21 s at a million
+#: points; up to 50,000, 7.4 s, with 26 segments and twice the memory growth).
 MERGE_FACTOR = 5
 SEGMENTS = 8
 #: HNSW graph: links per node, candidates while building (Qdrant's defaults
