@@ -20,23 +20,18 @@ profiled from here), so taking parts away one at a time is the profile.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.synthetic import base_chunks, embed_apart, points  # noqa: E402
+from benchmarks.synthetic import base_chunks, embed_apart, points, write  # noqa: E402
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
-from streaming_importer.store import Point, layout  # noqa: E402
-from streaming_importer.store.base import DATETIME_FIELDS, KEYWORD_FIELDS, ModelIdentity  # noqa: E402
-from streaming_importer.store.edge import EdgeSink  # noqa: E402
+from streaming_importer.store import layout  # noqa: E402
+from streaming_importer.store.base import DATETIME_FIELDS, KEYWORD_FIELDS  # noqa: E402
 
 BATCH = 64
-CHECKPOINT_POINTS = 1024
 #: name -> (keyword fields, datetime fields, HNSW m, ef_construct, index points)
 VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int, int, int]] = {
     "product": (KEYWORD_FIELDS, DATETIME_FIELDS, 16, 64, layout.INDEX_POINTS),
@@ -45,30 +40,6 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int, int, int]] = {
     "m 8": (KEYWORD_FIELDS, DATETIME_FIELDS, 8, 64, layout.INDEX_POINTS),
     "no builds": (KEYWORD_FIELDS, DATETIME_FIELDS, 16, 64, 10**8),
 }
-
-
-def write(
-    batches: list[list[Point]], identity: ModelIdentity, index_points: int
-) -> tuple[float, list[float]]:
-    """Seconds writing (builds included) and each build's seconds, into a fresh store."""
-    with tempfile.TemporaryDirectory(prefix="build-profile-") as tmp:
-        sink = EdgeSink(Path(tmp), "conversations", index_points=index_points)
-        sink.open(identity)
-        builds: list[float] = []
-        started = time.perf_counter()
-        for i, batch in enumerate(batches, 1):
-            sink.upsert(batch)
-            if i * BATCH % CHECKPOINT_POINTS == 0:
-                sink.flush()
-                if sink.index_due():
-                    t = time.perf_counter()
-                    sink.build_index()
-                    builds.append(time.perf_counter() - t)
-        sink.flush()
-        took = time.perf_counter() - started
-        sink.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return took, builds
 
 
 def main() -> None:

@@ -51,7 +51,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.own import ALL  # noqa: E402
-from benchmarks.synthetic import CORPORA, base_chunks, embed_apart, points  # noqa: E402
+from benchmarks.synthetic import (  # noqa: E402
+    CHECKPOINT_POINTS,
+    CORPORA,
+    base_chunks,
+    embed_apart,
+    points,
+    write,
+)
 from streaming_importer.embedding.bm25 import Bm25Encoder  # noqa: E402
 from streaming_importer.ops import memory  # noqa: E402
 from streaming_importer.ops.metrics import Metrics, Reading  # noqa: E402
@@ -72,7 +79,6 @@ from streaming_importer.store.base import ModelIdentity  # noqa: E402
 from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 BATCH = 64
-CHECKPOINT_POINTS = 1024
 RECALL_K = 50
 COLD_QUERIES = 20
 LIVE_EVERY_S = 0.5
@@ -226,20 +232,7 @@ def throughput(count: int, index_points: int, identity: ModelIdentity) -> float:
     vectors = np.load(ROOT / ".scale-vectors.npy")
     stream = points(base, vectors, encoder, seed=2)
     batches = [[next(stream) for _ in range(BATCH)] for _ in range(count // BATCH)]
-    with tempfile.TemporaryDirectory(prefix="scale-tp-") as tmp:
-        sink = EdgeSink(Path(tmp), COLLECTION, index_points=index_points)
-        sink.open(identity)
-        started = time.perf_counter()
-        for i, batch in enumerate(batches, 1):
-            sink.upsert(batch)
-            if i * BATCH % CHECKPOINT_POINTS == 0:
-                sink.flush()
-                if sink.index_due():
-                    sink.build_index()
-        sink.flush()
-        took = time.perf_counter() - started
-        sink.close()
-    return took
+    return write(batches, identity, index_points)[0]
 
 
 def main() -> None:

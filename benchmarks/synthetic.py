@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +36,12 @@ from streaming_importer.sources.files import scan  # noqa: E402
 from streaming_importer.sources.messages import ParseLimits, file_context_for  # noqa: E402
 from streaming_importer.store import Point, Sparse  # noqa: E402
 from streaming_importer.store.base import ModelIdentity  # noqa: E402
+from streaming_importer.store.edge import EdgeSink  # noqa: E402
 
 CORPORA = [ROOT.parent / "shared" / "corpus" / n for n in ("claude-projects", "claude-projects-2")]
 PIECE_WORDS = 200
+#: Points between flushes, as the importer's checkpoints.
+CHECKPOINT_POINTS = 1024
 #: Noise added to a base vector (norm): cosine ~0.9 between a copy and its base.
 NOISE = 0.5
 
@@ -124,3 +128,29 @@ def points(
                 Sparse(tuple(keys), tuple(terms[k] for k in keys)),
             )
         copy += 1
+
+
+def write(
+    batches: list[list[Point]], identity: ModelIdentity, index_points: int
+) -> tuple[float, list[float]]:
+    """Seconds writing ``batches`` straight through the sink into a fresh store, and each
+    index build's seconds: a flush every 1,024 points, a build when one is due."""
+    with tempfile.TemporaryDirectory(prefix="synthetic-") as tmp:
+        sink = EdgeSink(Path(tmp), "conversations", index_points=index_points)
+        sink.open(identity)
+        builds: list[float] = []
+        started = time.perf_counter()
+        written = 0
+        for batch in batches:
+            sink.upsert(batch)
+            written += len(batch)
+            if written % CHECKPOINT_POINTS == 0:
+                sink.flush()
+                if sink.index_due():
+                    t = time.perf_counter()
+                    sink.build_index()
+                    builds.append(time.perf_counter() - t)
+        sink.flush()
+        took = time.perf_counter() - started
+        sink.close()
+    return took, builds

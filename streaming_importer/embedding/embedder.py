@@ -29,7 +29,15 @@ from streaming_importer.ops import memory
 from streaming_importer.ops.config import DEFAULT_MODEL, Settings
 from streaming_importer.store.base import ModelIdentity
 
-__all__ = ["DEFAULT_VARIANT", "Embedder", "FastEmbedEmbedder", "load_embedder"]
+__all__ = [
+    "DEFAULT_VARIANT",
+    "E5_PREFIXES",
+    "Embedder",
+    "FastEmbedEmbedder",
+    "load_embedder",
+    "local_variant",
+    "shipped_identity",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +176,7 @@ DEFAULT_VARIANT = "all-MiniLM-L6-v2-fp32"
 
 
 #: E5's instructions: a query and a passage are embedded with these prefixes.
-_E5_PREFIXES = {"query_prefix": "query: ", "passage_prefix": "passage: "}
+E5_PREFIXES = {"query_prefix": "query: ", "passage_prefix": "passage: "}
 _E5_FASTEMBED_NAME = "intfloat/multilingual-e5-small"
 
 
@@ -187,6 +195,11 @@ def _register_e5() -> None:
         dim=384,
         model_file="model.onnx",
     )
+
+
+def shipped_identity(variant: str, digest: str) -> ModelIdentity:
+    """The identity of a shipped model folder whose ONNX file has sha256 ``digest``."""
+    return ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
 
 
 def local_variant(name: str) -> str | None:
@@ -228,9 +241,9 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
                 cache_dir=str(settings.models_dir),
                 **kwargs,
             )
-            identity = ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
+            identity = shipped_identity(variant, digest)
             window = MULTILINGUAL_WINDOW
-            prefixes = _E5_PREFIXES
+            prefixes = E5_PREFIXES
         elif variant is not None:
             folder, digest = ensure_model(settings.models_dir, variant)
             model = TextEmbedding(
@@ -239,7 +252,7 @@ def load_embedder(settings: Settings) -> FastEmbedEmbedder:
                 cache_dir=str(settings.models_dir),
                 **kwargs,
             )
-            identity = ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
+            identity = shipped_identity(variant, digest)
             window = DEFAULT_MODEL_WINDOW
         else:
             model = TextEmbedding(

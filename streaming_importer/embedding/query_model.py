@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streaming_importer.embedding.embedder import local_variant
+from streaming_importer.embedding.embedder import E5_PREFIXES, local_variant, shipped_identity
 from streaming_importer.embedding.model_folder import (
     DEFAULT_MODEL_WINDOW,
     MULTILINGUAL,
@@ -33,9 +33,6 @@ from streaming_importer.ops.config import Settings
 from streaming_importer.store.base import ModelIdentity
 
 __all__ = ["QueryModel", "load_query_model"]
-
-#: What multilingual-e5 expects before a query (as the importer's embedder).
-_E5_QUERY_PREFIX = "query: "
 
 
 class QueryModel:
@@ -93,7 +90,9 @@ def load_query_model(settings: Settings) -> QueryModel | None:
     if variant is None or not is_built(settings.models_dir, variant):
         return None
     folder, digest = ensure_model(settings.models_dir, variant)
-    identity = ModelIdentity(name=variant, dim=384, fingerprint=f"sha256:{digest}")
+    identity = shipped_identity(variant, digest)
     if variant == MULTILINGUAL:
-        return QueryModel(folder, identity, MULTILINGUAL_WINDOW, query_prefix=_E5_QUERY_PREFIX)
+        return QueryModel(
+            folder, identity, MULTILINGUAL_WINDOW, query_prefix=E5_PREFIXES["query_prefix"]
+        )
     return QueryModel(folder, identity, DEFAULT_MODEL_WINDOW)

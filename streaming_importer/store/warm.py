@@ -22,6 +22,7 @@ little (``WARM_WAIT_S``). After each index build the new segments are read
 and mapped too. Pages read are page cache, which the kernel takes back under
 pressure: no anonymous memory, no bound on anything, only a head start.
 """
+
 from __future__ import annotations
 
 import logging
@@ -137,10 +138,7 @@ class Warmer:
             return []
 
     def _unread(self) -> list[Path]:
-        try:
-            return [s for s in self._segments.iterdir() if s.name not in self._warmed]
-        except FileNotFoundError:
-            return []
+        return [s for s in self._segments_now() if s.name not in self._warmed]
 
     def _read_files(self, files: list[Path], buffer: memoryview) -> bool:
         """Read ``files`` through ``buffer``; False if stopped or reading failed."""

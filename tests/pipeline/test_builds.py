@@ -14,13 +14,11 @@ import pytest
 
 from streaming_importer.embedding.embedder import FastEmbedEmbedder
 from streaming_importer.pipeline.items import Batch, LiveWork, Mark
-from streaming_importer.pipeline.ledger import Ledger
 from streaming_importer.pipeline.lifecycle import Importer
 from streaming_importer.pipeline.store_stage import QUIET_S, StoreStage
 from streaming_importer.sources.files import FileIdentity
 from streaming_importer.sources.messages import file_context_for
 from streaming_importer.state import checkpoint as ckpt
-from streaming_importer.state.counters import Stats
 from streaming_importer.store import Point
 from streaming_importer.store.edge import EdgeSink
 from streaming_importer.store.layout import OVERDUE_FACTOR
@@ -29,7 +27,7 @@ from tests.scale_writer import IDENTITY, point
 from ..conftest import settings_for
 from ..ops.test_metrics import wait_until
 from .test_live import BLOG, record
-from .test_stages import no_metrics
+from .test_stages import fresh_ledger, no_metrics
 
 INDEX_POINTS = 512
 
@@ -79,16 +77,9 @@ class Run:
         self.stored: list[tuple[float, Batch]] = []
         self.rng = np.random.default_rng(0)
         self.next_point = 0
-        ledger = Ledger(
-            ckpt.Checkpoint(),
-            Stats(),
-            checkpoint_path=tmp_path / "checkpoint.json",
-            quarantine_path=tmp_path / "quarantine.jsonl",
-            save_every_lines=1000,
-        )
         self.stage = StoreStage(
             self.sink,
-            ledger,
+            fresh_ledger(tmp_path),
             source="local",
             upsert_points=64,
             retry_timeout_s=60,

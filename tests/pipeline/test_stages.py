@@ -76,6 +76,17 @@ def no_metrics() -> Metrics:
     return Metrics(lambda: Reading({}, {}))
 
 
+def fresh_ledger(folder: Path) -> Ledger:
+    """A ledger of a new checkpoint in ``folder``, saving every 1,000 lines."""
+    return Ledger(
+        ckpt.Checkpoint(),
+        Stats(),
+        checkpoint_path=folder / "checkpoint.json",
+        quarantine_path=folder / "quarantine.jsonl",
+        save_every_lines=1000,
+    )
+
+
 def embed_stage(
     embedder: object, *, cache_entries: int = 0, stop: anyio.Event | None = None
 ) -> EmbedStage:
@@ -401,13 +412,7 @@ async def test_store_stage_advances_the_ledger_only_after_the_store_acknowledged
     (batch,) = await run_embed_stage(stage, [*work, mark])
     sink = FlakySink(tmp_path / "qdrant", failures=2)
     sink.open(embedder.identity)
-    ledger = Ledger(
-        ckpt.Checkpoint(),
-        Stats(),
-        checkpoint_path=tmp_path / "checkpoint.json",
-        quarantine_path=tmp_path / "quarantine.jsonl",
-        save_every_lines=1000,
-    )
+    ledger = fresh_ledger(tmp_path)
     seen_down: list[float | None] = []
 
     def after(b: Batch) -> None:
