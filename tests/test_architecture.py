@@ -35,6 +35,8 @@ DEFERRED = {
     ("streaming_importer.store", "streaming_importer.store.server"),
     ("streaming_importer.surfaces.cli.main", "streaming_importer.surfaces.mcp"),
     ("streaming_importer.embedding.model_folder", "streaming_importer.embedding.bert_onnx"),
+    # The recall hook runs on every prompt: the standard library only until an importer runs.
+    ("streaming_importer.surfaces.hooks.recall", "streaming_importer.ops.config"),
 }
 
 

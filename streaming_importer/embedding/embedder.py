@@ -8,6 +8,7 @@ loop never waits on it. Its methods are synchronous for that reason.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "FastEmbedEmbedder",
     "load_embedder",
     "local_variant",
+    "model_problem",
     "shipped_identity",
 ]
 
@@ -207,6 +209,19 @@ def local_variant(name: str) -> str | None:
     if name == DEFAULT_MODEL:
         return DEFAULT_VARIANT
     return name if name in VARIANTS else None
+
+
+def model_problem(models_dir: Path, variant: str) -> str | None:
+    """What is wrong with a shipped model's folder (not built, file not as pinned), or None."""
+    target = models_dir / variant / "model.onnx"
+    if not is_built(models_dir, variant):
+        return f"the model {variant} is not assembled in {models_dir}"
+    pinned = ensure_model(models_dir, variant)[1]  # built: only read, never built here
+    if not target.is_file():
+        return f"{target} is missing"
+    with target.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return None if digest == pinned else f"{target} has sha256 {digest}, pinned {pinned}"
 
 
 def load_embedder(settings: Settings) -> FastEmbedEmbedder:

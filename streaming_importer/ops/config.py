@@ -104,6 +104,8 @@ class Settings:
     #: Replace API keys, tokens, passwords and private keys with
     #: ``[REDACTED:<kind>]`` before embedding and storage.
     redact_secrets: bool
+    #: Keep every transcript imported, compressed, in ``state_dir/archive``.
+    archive: bool
     #: How ``search`` ranks: ``hybrid`` (BM25 and the model, fused), ``dense`` or ``bm25``.
     search_mode: str
     #: ``search`` weighs recent messages up by default (``--no-recent`` off).
@@ -187,6 +189,7 @@ class Settings:
             delete_removed_files=env.get("DELETE_REMOVED_FILES", "false", values.parse_bool),
             exclude_projects=env.get("EXCLUDE_PROJECTS", "", values.parse_globs),
             redact_secrets=env.get("REDACT_SECRETS", "true", values.parse_bool),
+            archive=env.get("ARCHIVE", "on", values.parse_bool),
             search_mode=env.get("SEARCH_MODE", "hybrid", values.parse_search_mode),
             search_recent=env.get("SEARCH_RECENT", "false", values.parse_bool),
             search_half_life_s=env.get("SEARCH_HALF_LIFE", "30d", values.parse_duration),
@@ -259,6 +262,11 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return self.state_dir / "qdrant"
+
+    @property
+    def archive_dir(self) -> Path | None:
+        """Where transcripts are kept compressed; None with ``ARCHIVE=off``."""
+        return self.state_dir / "archive" if self.archive else None
 
     @property
     def runtime_path(self) -> Path:

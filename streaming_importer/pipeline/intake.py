@@ -7,7 +7,9 @@ one slice of at most ``FAIR_SLICE_BYTES`` of each file that grew, and scans
 again: so a big backfill never makes an append to another file wait more than
 one slice. Each block of complete lines is segmented in the parse thread
 (:func:`~streaming_importer.pipeline.segment.segment_block`), and its chunks are sent
-each segment followed by its :class:`~streaming_importer.pipeline.items.Mark`.
+each segment followed by its :class:`~streaming_importer.pipeline.items.Mark`;
+before the marks go, the block's bytes are kept in the archive
+(:mod:`~streaming_importer.pipeline.keeping`).
 
 The cursors are the intake's own view of each file; the checkpoint trails it
 by whatever is still in flight. ``--once`` ends after one pass; otherwise the
@@ -29,11 +31,13 @@ from watchfiles import awatch
 
 from streaming_importer.ops.config import Settings
 from streaming_importer.pipeline.items import Forget, Item, LiveWork, Mark
+from streaming_importer.pipeline.keeping import Keeper
 from streaming_importer.pipeline.segment import Block, Rules, Segment, segment_block
 from streaming_importer.pipeline.tracking import Cursor, plan
 from streaming_importer.sources.discover import start_context
 from streaming_importer.sources.files import FileIdentity, SourceFile, read_span, scan_all
 from streaming_importer.sources.tail import Line, read_document, read_line_blocks
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.counters import Stats
 
 __all__ = ["Intake"]
@@ -54,8 +58,15 @@ class Intake:
         *,
         on_file_start: Callable[[str], None] = lambda _rel: None,
         live: LiveWork | None = None,
+        archive: Archive | None = None,
+        scan: Callable[[], list[SourceFile]] | None = None,
     ) -> None:
         self._settings = settings
+        #: Keeps each slice's bytes in the archive as it is read (off: ``Archive(None)``).
+        self._keeper = Keeper(archive or Archive(None), rules.privacy, stop)
+        self._scan = scan or functools.partial(scan_all, settings.source_folders)
+        #: The last scan's transcripts by relative path.
+        self._files: dict[str, SourceFile] = {}
         #: Live slices in flight (index builds wait for them to be stored).
         self.live = live or LiveWork()
         #: Set once the first pass caught up: slices after it may be live.
@@ -76,6 +87,7 @@ class Intake:
         self._send = send
         async with send:
             await self._import_pass(send)
+            await self._keeper.keep_imported(self._cursors, self._files, self._warn_unreadable)
             if once or self._stop.is_set():
                 return
             self._watching = True
@@ -119,8 +131,9 @@ class Intake:
         first = True
         failed: set[str] = set()  # unreadable now: tried again on the next pass
         while not self._stop.is_set():
-            files = await anyio.to_thread.run_sync(scan_all, self._settings.source_folders)
+            files = await anyio.to_thread.run_sync(self._scan)
             self.sizes = {f.rel_path: f.size for f in files}
+            self._files = {f.rel_path: f for f in files}
             work = await anyio.to_thread.run_sync(
                 plan, files, self._cursors, self._settings.delete_removed_files
             )
@@ -201,6 +214,9 @@ class Intake:
                     read,
                     limiter=self._parse_thread,
                 )
+                if not (f.whole and lines[0].overlong):
+                    # Kept before its mark is sent: the archive never trails the checkpoint.
+                    await self._keeper.keep(f, cursor.offset, block.end, block.context)
                 self._advance(cursor, block)
                 if new:
                     self._cursors[f.rel_path] = cursor

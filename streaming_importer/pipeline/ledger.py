@@ -29,6 +29,7 @@ import orjson
 from streaming_importer.pipeline.items import Batch, Forget, Mark, Quarantined
 from streaming_importer.pipeline.tracking import Control
 from streaming_importer.state import checkpoint as ckpt
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.counters import Counts, Stats
 
 __all__ = ["QUARANTINE_MAX_BYTES", "Ledger"]
@@ -50,8 +51,10 @@ class Ledger:
         checkpoint_path: Path,
         quarantine_path: Path,
         save_every_lines: int,
+        archive: Archive | None = None,
     ) -> None:
         self.state = state
+        self.archive = archive or Archive(None)
         self.stats = stats
         self._checkpoint_path = checkpoint_path
         self._quarantine_path = quarantine_path
@@ -114,8 +117,11 @@ class Ledger:
             if moved is not None:
                 moved.context = {**moved.context, "rel_path": control.new_path}
                 files[control.new_path] = moved
+            self.archive.move(control.rel_path, control.new_path)
         else:  # reset (read again from byte 0) or forget (the file is gone)
             files.pop(control.rel_path, None)
+            if control.delete_points:  # DELETE_REMOVED_FILES: its archive goes too
+                self.archive.remove(control.rel_path)
 
     def forgotten(self, forget: Forget, sessions: set[str]) -> None:
         """Keep the tombstone: the store has deleted the points of ``sessions``.

@@ -28,7 +28,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import anyio
@@ -49,8 +49,10 @@ from streaming_importer.pipeline.monitor import Monitor, Progress
 from streaming_importer.pipeline.segment import Rules
 from streaming_importer.pipeline.store_stage import StoreStage
 from streaming_importer.pipeline.tracking import Cursor
+from streaming_importer.sources.files import SourceFile
 from streaming_importer.sources.messages import ParseLimits
 from streaming_importer.state import checkpoint as ckpt
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.counters import Counts, Stats
 from streaming_importer.state.privacy import Privacy, Tombstones
 from streaming_importer.store import Sink
@@ -85,6 +87,7 @@ class Importer:
         *,
         progress: Progress | None = None,
         early_stop: threading.Event | None = None,
+        scan: Callable[[], list[SourceFile]] | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -97,12 +100,14 @@ class Importer:
         self.model_thread = anyio.CapacityLimiter(1)
         self.store_thread = anyio.CapacityLimiter(1)
         self.metrics = Metrics(lambda: self.monitor.reading())
+        self.archive = Archive(settings.archive_dir)
         self.ledger = Ledger(
             state,
             self.stats,
             checkpoint_path=settings.checkpoint_path,
             quarantine_path=settings.quarantine_path,
             save_every_lines=settings.checkpoint_every_lines,
+            archive=self.archive,
         )
         rules = Rules(
             limits=ParseLimits(
@@ -133,6 +138,8 @@ class Importer:
             self._stop,
             on_file_start=lambda rel: self.monitor.file_started(rel),
             live=LiveWork(),
+            archive=self.archive,
+            scan=scan,
         )
         self.embed = EmbedStage(
             embedder,

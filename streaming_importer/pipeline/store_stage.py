@@ -197,6 +197,10 @@ class StoreStage:
 
         await self.write(delete)
         self._ledger.forgotten(forget, sessions)
+        # The archived transcripts too; a walk of the archive, so not on the event loop.
+        await anyio.to_thread.run_sync(
+            self._ledger.archive.remove_forgotten, self._ledger.state.forgotten
+        )
 
     async def _execute(self, control: Control) -> None:
         """Do on the store what a transcript's identity change asks, then tell the ledger."""

@@ -1,7 +1,8 @@
 """What the web page browses: sessions imported, a transcript a page at a time. Blocking I/O.
 
-:func:`sessions` lists the transcripts the checkpoint knows (each with its
-session, project, agent, size and last change), newest first, with the first
+:func:`sessions` lists the transcripts the checkpoint knows and those only
+the archive still has (``archived``: the agent deleted them), each with its
+session, project, agent, size and last change, newest first, with the first
 prompt read from the start of each file on the page asked for. :func:`page`
 reads one transcript from a byte offset (a file read whole: from a message
 index), at most ``limit`` messages, parsed and filtered exactly as when they
@@ -16,10 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from streaming_importer.ops.config import Settings
-from streaming_importer.search.expand import open_transcript
+from streaming_importer.search.expand import ExpandError, open_transcript
 from streaming_importer.search.results import resume_command
 from streaming_importer.sources.files import locate
 from streaming_importer.sources.messages import FileContext, Message
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.checkpoint import FileState
 from streaming_importer.state.privacy import Privacy, Tombstones
 
@@ -46,18 +48,25 @@ def sessions(
     if not 1 <= limit <= MAX_PAGE or start < 0:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, start at least 0")
     privacy = Privacy(settings.exclude_projects, tombstones)
+    archive = Archive(settings.archive_dir)
+    # The checkpoint's transcripts, and those the agent deleted that the archive kept.
+    known = {rel: (state.context, state.offset) for rel, state in files.items()}
+    for kept in archive.kept():
+        known.setdefault(kept.rel_path, (kept.context, kept.end))
     rows: list[dict[str, Any]] = []
-    for rel_path, state in files.items():
-        context = FileContext.from_json(state.context)
+    for rel_path, (saved, size) in known.items():
+        context = FileContext.from_json(saved)
         if context.is_subagent or not privacy.allows_session(context.session_id, context.project):
             continue  # a subagent's transcript is not a session of its own
         if project and project not in (context.project, os.path.basename(context.project or "")):
             continue
         found = locate(settings.source_folders, rel_path)
+        archived = False
         try:
             changed = found[0].stat().st_mtime if found else 0.0
         except OSError:
-            changed = 0.0
+            kept_now = archive.get(rel_path)
+            archived, changed = kept_now is not None, kept_now.mtime if kept_now else 0.0
         rows.append(
             {
                 "path": rel_path,
@@ -65,15 +74,21 @@ def sessions(
                 "project": context.project,
                 "agent": context.agent,
                 "git_branch": context.git_branch,
-                "bytes": state.offset,
+                "bytes": size,
                 "changed": changed,
+                "archived": archived,
             }
         )
     rows.sort(key=lambda r: -r["changed"])
     shown = rows[start : start + limit]
     for row in shown:
-        first = page(settings, tombstones, row["path"], 0, 1, kinds=("prompt",), window=_HEAD_BYTES)
-        row["first_prompt"] = first["messages"][0]["text"] if first["messages"] else None
+        try:
+            first = page(
+                settings, tombstones, row["path"], 0, 1, kinds=("prompt",), window=_HEAD_BYTES
+            )["messages"]
+        except ExpandError:  # deleted since, and not archived
+            first = []
+        row["first_prompt"] = first[0]["text"] if first else None
         row["resume"] = resume_command(row)
     return {"sessions": shown, "total": len(rows), "start": start}
 
@@ -102,8 +117,9 @@ def page(
         messages = transcript.document(settings.max_document_bytes)
         kept = [_public(m, 0) for m in messages if not kinds or m.kind in kinds]
         end = offset + limit
-        return {"messages": kept[offset:end], "next": end if end < len(kept) else None}
-    with transcript.path.open("rb") as f:
+        more = end if end < len(kept) else None
+        return {"messages": kept[offset:end], "next": more, "archived": transcript.archived}
+    with transcript.open() as f:
         f.seek(offset)
         data = f.read(window)
     position = offset
@@ -116,13 +132,14 @@ def page(
         context = result.context
         shown.extend(_public(m, start) for m in transcript.shown(result.messages, context, kinds))
         if len(shown) >= limit:
-            return {"messages": shown, "next": position}
+            return {"messages": shown, "next": position, "archived": transcript.archived}
     at_end = len(data) < window
     if position == offset and not at_end:
         # One line longer than the window: step over it (its rest parses as
         # no record) rather than ask for the same page again.
         position = offset + len(data)
-    return {"messages": shown, "next": None if at_end else position}
+    more = None if at_end else position
+    return {"messages": shown, "next": more, "archived": transcript.archived}
 
 
 def _public(m: Message, offset: int) -> dict[str, Any]:

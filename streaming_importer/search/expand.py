@@ -1,7 +1,9 @@
 """The messages around a search hit, read from its transcript (MCP ``expand``). Blocking I/O.
 
 A hit names its transcript (``path``, as stored), the byte offset of its line
-and its ``turn``. A transcript that is a log (Claude Code, Codex) is read
+and its ``turn``. A transcript the agent deleted is read from the state
+folder's archive (:mod:`~streaming_importer.state.archive`), byte for byte
+the same. A transcript that is a log (Claude Code, Codex) is read
 around the offset, at most :data:`WINDOW_BYTES` each way; one read whole (a
 Gemini CLI chat) is parsed whole and cut around the hit's turn. What the
 importer would not store (an excluded project, a forgotten or ``#no-index``
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from streaming_importer.ops.config import Settings
 from streaming_importer.sources import Parser, parser_for
 from streaming_importer.sources.discover import start_context
 from streaming_importer.sources.files import SourceFile, locate
 from streaming_importer.sources.messages import FileContext, Message, ParseLimits, file_context_for
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.privacy import Privacy, Tombstones
 from streaming_importer.store import Sink, Where
 
@@ -53,12 +56,31 @@ class Transcript:
     limits: ParseLimits
     privacy: Privacy
     parse: Parser
+    #: Read from the state folder's archive: the agent deleted the file.
+    archive: Archive | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.archive is not None
+
+    def open(self) -> BinaryIO:
+        """The transcript's bytes: the file, or what the archive kept of it."""
+        if self.archive is not None:
+            return self.archive.open(self.context.rel_path)
+        return self.path.open("rb")
+
+    def size(self) -> int:
+        """The transcript's length in bytes."""
+        if self.archive is not None:
+            return self.archive.end(self.context.rel_path)
+        return self.path.stat().st_size
 
     def document(self, max_bytes: int) -> list[Message]:
         """Every message of a transcript read whole that may be shown."""
-        if self.path.stat().st_size > max_bytes:
+        if self.size() > max_bytes:
             raise ExpandError(f"{self.context.rel_path!r} is larger than MAX_DOCUMENT_BYTES")
-        result = self.parse(self.path.read_bytes(), self.context, self.limits)
+        with self.open() as f:
+            result = self.parse(f.read(), self.context, self.limits)
         return self.shown(result.messages, self.context)
 
     def shown(
@@ -84,21 +106,31 @@ def open_transcript(settings: Settings, tombstones: Tombstones, path: str) -> Tr
     if found is None:
         raise ExpandError(f"{path!r} is not a transcript in a folder that is read")
     file, whole = found
+    archive = None
     if not file.is_file():
-        raise ExpandError(f"{path!r} does not exist (moved or deleted?)")
+        archive = Archive(settings.archive_dir)
+        if archive.get(path) is None:
+            raise ExpandError(f"{path!r} does not exist (moved or deleted?) and is not archived")
     limits = ParseLimits(
         tool_result_max_chars=settings.tool_result_max_chars,
         tool_call_max_chars=settings.tool_call_max_chars,
         redact_secrets=settings.redact_secrets,
     )
-    context = _resolved_context(settings, file, path, whole, limits)
-    privacy = Privacy(settings.exclude_projects, tombstones)
-    return Transcript(file, whole, context, limits, privacy, parser_for(context))
+    context = file_context_for(path)
+    transcript = Transcript(
+        file,
+        whole,
+        context,
+        limits,
+        Privacy(settings.exclude_projects, tombstones),
+        parser_for(context),
+        archive,
+    )
+    transcript.context = _resolved_context(settings, transcript)
+    return transcript
 
 
-def _resolved_context(
-    settings: Settings, file: Path, path: str, whole: bool, limits: ParseLimits
-) -> FileContext:
+def _resolved_context(settings: Settings, transcript: Transcript) -> FileContext:
     """The file's project and session as the importer resolves them, for any line of it.
 
     A Gemini chat's project comes from ``projects.json`` (the importer's own
@@ -107,17 +139,17 @@ def _resolved_context(
     in the middle of the file would otherwise never see. Without them an
     excluded or forgotten project would be judged by a folder's name.
     """
-    context = file_context_for(path)
+    context, path = transcript.context, transcript.context.rel_path
     if context.agent == "gemini-cli":
-        found = SourceFile(path, file, 0, 0, 0, 0, context.agent, whole)
+        found = SourceFile(path, transcript.path, 0, 0, 0, 0, context.agent, transcript.whole)
         return start_context(found, settings.source_folders, settings.max_line_bytes)
-    if context.agent != "codex" or whole:
+    if context.agent != "codex" or transcript.whole:
         return context
-    with file.open("rb") as f:
+    with transcript.open() as f:
         first = f.readline(settings.max_line_bytes + 1)
     if not first.endswith(b"\n"):
         return context
-    learned = parser_for(context)(first, context, limits).context
+    learned = transcript.parse(first, context, transcript.limits).context
     return dataclasses.replace(
         context,
         session_id=learned.session_id,
@@ -142,7 +174,7 @@ def messages_around(
         shown = transcript.document(settings.max_document_bytes)
         at = next((i for i, m in enumerate(shown) if turn is None or m.turn >= turn), len(shown))
         return [_public(m) for m in shown[max(at - before, 0) : at + after + 1]]
-    with transcript.path.open("rb") as f:
+    with transcript.open() as f:
         start = max(offset - WINDOW_BYTES, 0)
         f.seek(start)
         earlier = f.read(offset - start).split(b"\n")

@@ -102,6 +102,8 @@ class SourceFile:
     agent: str = "claude-code"
     #: One document rewritten in place: read whole, never tailed.
     whole: bool = False
+    #: Restored from the state folder's archive (``reindex``), not the agent's folder.
+    archived: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

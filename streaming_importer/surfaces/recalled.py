@@ -13,7 +13,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["QUOTED_NOTE", "clip_hits", "clip_messages", "fence", "fence_summary", "fit"]
+__all__ = [
+    "QUOTED_NOTE",
+    "RECALL_CHARS",
+    "clip_hits",
+    "clip_messages",
+    "fence",
+    "fence_summary",
+    "fit",
+    "recalled_passages",
+    "recent_conclusions",
+]
+
+#: What recall adds to an agent's context at most, in characters (~500 tokens).
+RECALL_CHARS = 2000
 
 #: One line for tool descriptions and the server's instructions.
 QUOTED_NOTE = (
@@ -100,3 +113,44 @@ def clip_messages(messages: list[dict[str, Any]], max_chars: int) -> list[dict[s
         if budget <= 0:
             break
     return out
+
+
+def recalled_passages(hits: list[dict[str, Any]], max_chars: int = RECALL_CHARS) -> str:
+    """Search results for a prompt as recall hands them over: dated, named, fenced."""
+    items = []
+    for h in hits:
+        lines = "\n".join(str(x.get("text", "")) for x in h.get("highlight") or ())
+        items.append((_where(h, h.get("timestamp")), lines or str(h.get("text") or "")))
+    heading = "Passages from earlier sessions that may bear on this prompt"
+    return _recalled(heading, items, max_chars)
+
+
+def recent_conclusions(rows: list[dict[str, Any]], max_chars: int = RECALL_CHARS) -> str:
+    """The last sessions of a project, newest first: what was asked, what was concluded."""
+    items = []
+    for row in rows:
+        asked = " ".join(str(row.get("first_prompt") or "").split())[:200]
+        text = f"asked: {asked}\nconcluded: {row['conclusion']}" if asked else row["conclusion"]
+        items.append((_where(row, row.get("timestamp")), text))
+    return _recalled("What this project's last sessions concluded, newest first", items, max_chars)
+
+
+def _where(item: dict[str, Any], timestamp: Any) -> str:
+    day = str(timestamp or "")[:10] or "undated"
+    project = item.get("project")
+    named = f", project {project}" if project else ""
+    return f"{day}, session {str(item.get('session_id'))[:8]}{named} (from history)"
+
+
+def _recalled(heading: str, items: list[tuple[str, str]], max_chars: int) -> str:
+    """``heading`` and each item's line and fenced text, within ``max_chars``; "" for none."""
+    if not items:
+        return ""
+    out = f"{heading} (streaming_importer recall). {QUOTED_NOTE}\n"
+    for where, text in items:
+        budget = max_chars - len(out) - len(where) - 3
+        fenced = fit(" ".join(text.split(" ")), budget)
+        if not fenced:
+            break
+        out += f"\n{where}:\n{fenced}\n"
+    return out.rstrip() + "\n"

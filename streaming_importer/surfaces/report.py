@@ -10,10 +10,18 @@ from streaming_importer.ops.values import mask_url
 from streaming_importer.search.query import agent_where
 from streaming_importer.sources.files import AGENTS, scan_all
 from streaming_importer.sources.redact import RULESET
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.checkpoint import Checkpoint
 from streaming_importer.store import Sink
 
-__all__ = ["MAX_SOURCES", "StoreCounts", "redaction_status", "status_report", "store_counts"]
+__all__ = [
+    "MAX_SOURCES",
+    "StoreCounts",
+    "archive_status",
+    "redaction_status",
+    "status_report",
+    "store_counts",
+]
 
 #: Machines (``SOURCE_NAME``) a status lists, the ones with most points first.
 MAX_SOURCES = 64
@@ -112,4 +120,20 @@ def status_report(
         "collection": settings.collection_name,
         "store": mask_url(settings.qdrant_url) if settings.qdrant_url else str(settings.store_dir),
         "last_import": state.last_import,
+        "archive": archive_status(settings, {f.rel_path for f in files}),
+    }
+
+
+def archive_status(settings: Settings, present: set[str]) -> dict[str, Any]:
+    """What the archive keeps: transcripts, of them the agents deleted, bytes on disk."""
+    if settings.archive_dir is None:
+        return {"enabled": False, "transcripts": 0, "deleted_by_agent": 0, "bytes": 0}
+    kept = list(Archive(settings.archive_dir).kept())
+    return {
+        "enabled": True,
+        "folder": str(settings.archive_dir),
+        "transcripts": len(kept),
+        "deleted_by_agent": sum(k.rel_path not in present for k in kept),
+        "bytes": sum(k.stored for k in kept),
+        "transcript_bytes": sum(k.end for k in kept),
     }

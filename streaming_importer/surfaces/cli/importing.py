@@ -8,10 +8,11 @@ and returns its exit code.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,8 +25,10 @@ from streaming_importer.ops.config import Settings
 from streaming_importer.ops.startup import STOP
 from streaming_importer.pipeline.lifecycle import Importer
 from streaming_importer.pipeline.redact_again import redact_again
+from streaming_importer.sources.files import SourceFile, scan_all
 from streaming_importer.sources.redact import RULESET
 from streaming_importer.state import checkpoint as ckpt
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.folder import make_private, state_lock
 from streaming_importer.store import Sink, open_sink
 from streaming_importer.surfaces.cli.progress import progress_display
@@ -37,11 +40,19 @@ __all__ = ["import_", "redact_again_command", "reindex"]
 logger = logging.getLogger(__name__)
 
 
-def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = False) -> int:
+def import_(
+    settings: Settings,
+    *,
+    once: bool,
+    console: Any,
+    serve_only: bool = False,
+    restored: Sequence[SourceFile] = (),
+) -> int:
     """Import (``once``: what is new, then exit; else until stopped); the exit code.
 
     ``serve_only`` (``serve``): import nothing; answer the control port and
-    the web page from the state folder's store until stopped.
+    the web page from the state folder's store until stopped. ``restored``:
+    transcripts from the archive, read beside the agents' folders (``reindex``).
     """
     if not serve_only and (missing := settings.missing_folder()):
         raise ConfigError(missing)
@@ -60,7 +71,13 @@ def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = 
         try:
             with progress_display(console, once) as progress:
                 importer = Importer(
-                    settings, embedder, sink, state, progress=progress, early_stop=early_stop
+                    settings,
+                    embedder,
+                    sink,
+                    state,
+                    progress=progress,
+                    early_stop=early_stop,
+                    scan=_with(restored, settings) if restored else None,
                 )
 
                 async def run() -> ExitCode:
@@ -89,8 +106,13 @@ def import_(settings: Settings, *, once: bool, console: Any, serve_only: bool = 
 
 
 def reindex(settings: Settings, console: Any) -> int:
-    """Drop the collection, forget all progress (not the tombstones), import again."""
+    """Drop the collection, forget all progress (not the tombstones), import again.
+
+    Transcripts the agents deleted are read from the archive: restored to a
+    private folder in the state folder for the run, removed after it.
+    """
     make_private(settings.state_dir)
+    folder = settings.state_dir / "restored"
     with state_lock(settings.state_dir):
         sink = open_sink(settings)
         try:
@@ -100,8 +122,28 @@ def reindex(settings: Settings, console: Any) -> int:
         state = ckpt.load(settings.checkpoint_path)
         state.files.clear()
         ckpt.save(settings.checkpoint_path, state)
-    logger.info("reindex: collection deleted and progress reset; importing everything again")
-    return import_(settings, once=True, console=console)
+        shutil.rmtree(folder, ignore_errors=True)
+        restored = Archive(settings.archive_dir).restore_missing(settings.source_folders, folder)
+    logger.info(
+        "reindex: collection deleted and progress reset; importing everything again "
+        "(%d transcripts from the archive)",
+        len(restored),
+    )
+    try:
+        return import_(settings, once=True, console=console, restored=restored)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _with(restored: Sequence[SourceFile], settings: Settings) -> Callable[[], list[SourceFile]]:
+    """A scan of the agents' folders, and the transcripts restored from the archive."""
+    paths = {f.rel_path for f in restored}
+
+    def scan() -> list[SourceFile]:
+        found = [f for f in scan_all(settings.source_folders) if f.rel_path not in paths]
+        return sorted([*found, *restored], key=lambda f: f.rel_path)
+
+    return scan
 
 
 def redact_again_command(settings: Settings) -> int:

@@ -29,6 +29,12 @@ from streaming_importer.ops.startup import (
 from streaming_importer.search.query import AGENT_NAMES
 from streaming_importer.surfaces.cli import importing as cli_import
 from streaming_importer.surfaces.cli import querying as cli_query
+from streaming_importer.surfaces.cli.doctor import doctor_command
+from streaming_importer.surfaces.cli.exporting import export_command
+from streaming_importer.surfaces.cli.hooking import hooks_command
+from streaming_importer.surfaces.export import FORMATS
+from streaming_importer.surfaces.hooks.install import AGENTS as HOOK_AGENTS
+from streaming_importer.surfaces.hooks.recall import main as recall
 
 __all__ = ["main"]
 
@@ -49,7 +55,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         release_stop_signals()
         if STOP.is_set():
             return 128 + signal.SIGINT
-    quiet = args.command in ("search", "status", "forget", "mcp", "web")
+    quiet = args.command in ("search", "status", "forget", "mcp", "web", "export", "hooks")
+    if args.command == "recall":
+        return recall(["--state-dir", args.state_dir] if args.state_dir else [])
     console = setup_logging(settings.log_level, settings.log_format, quiet=quiet)
     try:
         if args.command == "search":
@@ -60,6 +68,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return cli_query.forget(settings, args)
         if args.command == "web":
             return cli_query.web(settings, args)
+        if args.command == "export":
+            return export_command(settings, args)
+        if args.command == "hooks":
+            return hooks_command(settings, args)
+        if args.command == "doctor":
+            return doctor_command(settings, args)
         if args.command == "reindex":
             return cli_import.reindex(settings, console)
         if args.command == "redact-again":
@@ -178,6 +192,34 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--no-open", action="store_true", help="print the link only")
     status = sub.add_parser("status", help="what is imported and what is pending")
     status.add_argument("--json", action="store_true", help="print a JSON object")
+    export = sub.add_parser(
+        "export", help="a session as Markdown or one self-contained HTML file (redacted)"
+    )
+    export.add_argument("session", help="the session id")
+    export.add_argument("--format", choices=FORMATS, default="markdown")
+    export.add_argument(
+        "--output", "-o", help="the file to write (default: session-<id>.md/.html; - for stdout)"
+    )
+    doctor = sub.add_parser("doctor", help="check everything, and say how to fix what is wrong")
+    doctor.add_argument("--json", action="store_true", help="print a JSON object")
+    recall_cmd = sub.add_parser(
+        "recall",
+        help="what an agent's hook runs: the hook's JSON on stdin, its answer on stdout "
+        "(see `hooks install`)",
+    )
+    recall_cmd.add_argument("--state-dir", help="the importer's STATE_DIR (default: STATE_DIR)")
+    hooks = sub.add_parser(
+        "hooks",
+        help="add recall to (or remove it from) Claude Code's, Codex CLI's and Gemini CLI's "
+        "hooks: shows the change, writes it only with --write",
+    )
+    hooks.add_argument("action", choices=("install", "uninstall"))
+    hooks.add_argument(
+        "--agent", action="append", choices=HOOK_AGENTS, help="only this agent (repeatable)"
+    )
+    hooks.add_argument("--scope", choices=("user", "project"), default="user")
+    hooks.add_argument("--project", help="the project folder for --scope project (default: .)")
+    hooks.add_argument("--write", action="store_true", help="write the change (with a backup)")
     return parser
 
 

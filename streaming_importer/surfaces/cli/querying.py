@@ -29,6 +29,7 @@ from streaming_importer.pipeline.items import Forget
 from streaming_importer.search.find import find
 from streaming_importer.search.query import SearchQuery, candidates, parse_kinds, parse_when
 from streaming_importer.state import checkpoint as ckpt
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.folder import make_private, state_lock, write_private
 from streaming_importer.store import Sink, check_identity, check_schema, open_sink
 from streaming_importer.surfaces.http.client import query_running
@@ -213,6 +214,7 @@ def forget(settings: Settings, args: argparse.Namespace) -> int:
             if args.project:
                 state.forgotten.add_project(args.project)
             ckpt.save(settings.checkpoint_path, state)
+            Archive(settings.archive_dir).remove_forgotten(state.forgotten)
     except StartupError as running:
         params = {"session": args.session or "", "project": args.project or ""}
         _ask_running_importer(
@@ -253,6 +255,13 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
             value = ", ".join(f"{name} {n:,} points" for name, n in value.items()) or "none"
         if key == "redaction" and isinstance(value, dict):
             value = value["note"] or value["rules"]
+        if key == "archive" and isinstance(value, dict):
+            value = (
+                f"{value['transcripts']} transcripts ({value['deleted_by_agent']} deleted by "
+                f"their agent), {value['bytes'] / 2**20:.1f} MiB in {value['folder']}"
+                if value["enabled"]
+                else "off (ARCHIVE=off)"
+            )
         if key == "model" and isinstance(value, dict):
             value = f"{value.get('name')} ({value.get('dim')} dims)"
         if key == "health" and isinstance(value, dict):

@@ -1,6 +1,7 @@
 """What the running importer answers on its control surface, by method and path.
 
-``GET /search``, ``/status``, ``/health``, ``/session?id=``; ``POST /forget``
+``GET /search``, ``/status``, ``/health``, ``/session?id=``, ``/sessions``,
+``/transcript``, ``/export``, ``/recall``; ``POST /forget``
 with ``session=`` or ``project=`` (the transport, and who may ask, is
 :mod:`~streaming_importer.surfaces.http.control`). Searches use the model thread and the
 store thread the pipeline uses, so they queue behind a batch rather than run
@@ -32,13 +33,19 @@ from streaming_importer.search.browse import page, sessions
 from streaming_importer.search.expand import ExpandError
 from streaming_importer.search.find import find
 from streaming_importer.search.query import SearchQuery
+from streaming_importer.search.recall import conclusion, prompt_query, worth_recalling
 from streaming_importer.search.results import session_summary
 from streaming_importer.state.counters import Stats
 from streaming_importer.store import Sink
+from streaming_importer.surfaces.export import export_transcript
 from streaming_importer.surfaces.http.serving import MethodNotAllowed, NotFound, Unavailable
+from streaming_importer.surfaces.recalled import recalled_passages, recent_conclusions
 from streaming_importer.surfaces.report import status_report, store_counts
 
-__all__ = ["Routes"]
+__all__ = ["RECENT_SESSIONS", "Routes"]
+
+#: Sessions whose conclusions recall brings at a session's start.
+RECENT_SESSIONS = 3
 
 
 class Routes:
@@ -91,6 +98,10 @@ class Routes:
                 raise ValueError("give exactly one of session or project")
             await self.forget(Forget(session=session or None, project=project or None))
             return {"forgotten": {"session": session, "project": project}}
+        if path == "/recall":
+            if method != "POST":
+                raise MethodNotAllowed("recall is asked with POST (a prompt is no URL)")
+            return await self._recall(params)
         if method != "GET":
             raise MethodNotAllowed(f"{path} is read with GET")
         if path == "/search":
@@ -118,6 +129,17 @@ class Routes:
                 int(params.get("offset", "0")),
                 int(params.get("limit", "100")),
             )
+        if path == "/export":
+            saved = self._ledger.state.files.get(params.get("path", ""))
+            exported = await self._browse(
+                export_transcript,
+                self._settings,
+                self._ledger.state.forgotten,
+                params.get("path", ""),
+                params.get("format", "markdown"),
+                saved.context if saved else None,
+            )
+            return exported.to_json()
         if path == "/session":
             session_id = params.get("id", "")
             if not session_id:
@@ -178,6 +200,43 @@ class Routes:
             find, self._sink, self._lexical, query, dense, limiter=self._store_thread
         )
         return [h.to_json() for h in hits]
+
+    async def _recall(self, params: dict[str, str]) -> dict[str, Any]:
+        """``event=prompt``: other sessions' confident passages for ``prompt``;
+        ``event=start``: the last sessions of the project at ``cwd``. ``context`` is
+        the text for the agent ("" for nothing worth adding)."""
+        session = params.get("session") or None
+        event = params.get("event")
+        if event == "prompt":
+            prompt = params.get("prompt", "")
+            if not worth_recalling(prompt):
+                return {"context": "", "passages": 0}
+            hits = [h for h in await self._search(prompt_query(prompt, session)) if h["confident"]]
+            return {"context": recalled_passages(hits), "passages": len(hits)}
+        if event != "start":
+            raise ValueError("event must be start or prompt")
+        cwd = params.get("cwd", "")
+        if not cwd:
+            return {"context": "", "sessions": 0}
+        listed = await self._browse(
+            sessions,
+            self._settings,
+            dict(self._ledger.state.files),
+            self._ledger.state.forgotten,
+            project=cwd,
+            limit=RECENT_SESSIONS + 1,
+        )
+        rows = [r for r in listed["sessions"] if r["session_id"] != session][:RECENT_SESSIONS]
+        for row in rows:
+            last = await anyio.to_thread.run_sync(
+                conclusion, self._sink, row["session_id"], limiter=self._store_thread
+            )
+            row["conclusion"] = str(last.get("text") or "") if last else ""
+            row["timestamp"] = last.get("timestamp") if last else None
+        # Newest first by what was last said, not by when the file last changed.
+        rows = sorted((r for r in rows if r["conclusion"]), key=lambda r: str(r["timestamp"] or ""))
+        rows.reverse()
+        return {"context": recent_conclusions(rows), "sessions": len(rows)}
 
     async def _status(self) -> dict[str, Any]:
         counts = await anyio.to_thread.run_sync(

@@ -13,7 +13,8 @@ page's own (``Sec-Fetch-Site: same-origin``, and no other ``Origin``: 403),
 come with a live credential (401), and name a loopback ``Host`` (403: a
 DNS-rebinding page has its own name there). The page's three files hold no
 data and are served to anyone. The API (``/api/search``, ``/api/status``,
-``/api/health``, ``/api/sessions``, ``/api/transcript``, ``/api/session``) is
+``/api/health``, ``/api/sessions``, ``/api/transcript``, ``/api/session``,
+``/api/export``) is
 the control surface's read-only part; nothing here deletes.
 
 The page is three static files shipped in the package (no build step, no
@@ -52,7 +53,9 @@ __all__ = ["API_PATHS", "WebServer"]
 logger = logging.getLogger(__name__)
 
 #: What the page may ask the importer, below ``/api``.
-API_PATHS = frozenset({"/search", "/status", "/health", "/sessions", "/transcript", "/session"})
+API_PATHS = frozenset(
+    {"/search", "/status", "/health", "/sessions", "/transcript", "/session", "/export"}
+)
 #: The page's files: URL path -> (file in the package's ``page`` folder, content type).
 _FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),

@@ -178,7 +178,8 @@ async function loadSessions(start) {
       const target = new URLSearchParams({ path: s.path, session: s.session_id, project: s.project || "" });
       box.append(el("article", { class: "session" },
         el("a", { href: `#/session?${target}`, text: firstLine(s.first_prompt || s.session_id, 140) }),
-        el("p", { class: "muted", text: `${s.project || "-"}  ·  ${s.agent}  ·  ${Math.round(s.bytes / 1024)} KB` })));
+        el("p", { class: "muted", text: `${s.project || "-"}  ·  ${s.agent}  ·  ${Math.round(s.bytes / 1024)} KB` },
+          ...(s.archived ? [" ", archivedBadge()] : []))));
     }
     box.dataset.lastDay = lastDay;
     sessionsStart = start + answer.sessions.length;
@@ -208,8 +209,14 @@ function renderMessage(m) {
   return item;
 }
 
+// The agent deleted the file; the importer's archive still has it.
+function archivedBadge() {
+  return el("span", { class: "archived", title: "the agent deleted this transcript; shown from the importer's archive", text: "archived" });
+}
+
 async function loadPage() {
   const answer = await api("/transcript", { path: transcript.path, offset: String(transcript.next), limit: String(PAGE) });
+  if (answer.archived && !$("session-meta").querySelector(".archived")) $("session-meta").append(" ", archivedBadge());
   $("messages").append(...answer.messages.map(renderMessage));
   transcript.next = answer.next;
   $("messages-more").hidden = answer.next === null;
@@ -228,8 +235,23 @@ async function showResume(sessionId) {
   }
 }
 
+// The session as one file, made by the importer (redacted, as every view is).
+async function exportSession(format) {
+  try {
+    const answer = await api("/export", { path: transcript.path, format });
+    const link = el("a", { href: URL.createObjectURL(new Blob([answer.text], { type: answer.type })), download: answer.name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    $("export-info").textContent = `saved ${answer.name}`;
+  } catch (e) {
+    $("export-info").textContent = `Could not export: ${e.message}`;
+  }
+}
+
 async function openSession(params) {
   transcript = { path: params.get("path"), next: 0 };
+  $("export-info").textContent = "";
   $("messages").replaceChildren();
   $("session-title").textContent = params.get("session") || "";
   $("session-meta").replaceChildren(el("span", { text: params.get("project") || "" }));
@@ -341,6 +363,8 @@ document.addEventListener("DOMContentLoaded", () => {
     $(id).addEventListener("change", searchSoon);
   }
   $("sessions-more").addEventListener("click", () => loadSessions(sessionsStart));
+  $("export-md").addEventListener("click", () => exportSession("markdown"));
+  $("export-html").addEventListener("click", () => exportSession("html"));
   $("sessions-form").addEventListener("submit", (e) => { e.preventDefault(); loadSessions(0); });
   $("messages-more").addEventListener("click", () => loadPage().catch((e) => alert(e.message)));
   $("back").addEventListener("click", () => history.back());

@@ -1,0 +1,1 @@
+"""The agents' hooks: ``recall`` (what a hook runs), ``hooks install|uninstall``."""
