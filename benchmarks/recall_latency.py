@@ -176,9 +176,10 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
         idle = [hook(state, payload("UserPromptSubmit", p)) for p in own[:30]]
+    corpus = sum(f.size for f in scan(CORPUS))
     print(
-        f"archive: {archive['transcripts']} transcripts, {archive['transcript_bytes']:,} bytes "
-        f"kept in {archive['bytes']:,} ({archive['bytes'] / archive['transcript_bytes']:.0%})"
+        f"archive: {archive['transcripts']} transcripts, {corpus:,} bytes "
+        f"kept in {archive['bytes']:,} ({archive['bytes'] / corpus:.0%})"
     )
     report("UserPromptSubmit, the corpus's own prompts", asked, TARGET_P95_S)
     report("UserPromptSubmit, another corpus's prompts", stranger, TARGET_P95_S)

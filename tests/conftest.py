@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +115,27 @@ def start_cli(*args: str, env: Mapping[str, str], capture: bool = False) -> subp
         stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
         text=True,
     )
+
+
+@contextmanager
+def running_importer(env: dict[str, str], *, caught_up: bool = True) -> Iterator[dict[str, str]]:
+    """The real importer as a daemon on ``env``, answering (and, with ``caught_up``, with
+    nothing pending); stopped with SIGTERM afterwards, which must end it cleanly."""
+    proc = start_cli(env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            out = run_cli("status", "--json", env=env)
+            status = json.loads(out.stdout) if out.returncode == 0 else {}
+            if status.get("running") and (not caught_up or status["pending_bytes"] == 0):
+                break
+            time.sleep(0.3)  # polling a condition, with a deadline
+        else:
+            raise AssertionError("the importer did not start or catch up")
+        yield env
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
 
 
 def all_points(sink: Sink) -> dict[str, dict[str, Any]]:

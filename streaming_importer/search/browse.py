@@ -43,16 +43,21 @@ def sessions(
     project: str | None = None,
     start: int = 0,
     limit: int = 50,
+    archive: Archive | None = None,
 ) -> dict[str, Any]:
-    """Sessions newest first (by their file's last change), ``limit`` from ``start``."""
+    """Sessions newest first (by their file's last change), ``limit`` from ``start``.
+
+    ``archive``: one kept between calls remembers where its frames are.
+    """
     if not 1 <= limit <= MAX_PAGE or start < 0:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, start at least 0")
     privacy = Privacy(settings.exclude_projects, tombstones)
-    archive = Archive(settings.archive_dir)
+    archive = archive or Archive(settings.archive_dir)
     # The checkpoint's transcripts, and those the agent deleted that the archive kept.
     known = {rel: (state.context, state.offset) for rel, state in files.items()}
-    for kept in archive.kept():
-        known.setdefault(kept.rel_path, (kept.context, kept.end))
+    for rel_path in archive.names():
+        if rel_path not in known and (kept := archive.get(rel_path)) is not None:
+            known[rel_path] = (kept.context, kept.end)
     rows: list[dict[str, Any]] = []
     for rel_path, (saved, size) in known.items():
         context = FileContext.from_json(saved)

@@ -123,7 +123,8 @@ class Archive:
                 os.truncate(path, valid)  # a frame a crash cut short
         if begin < end or flags == os.O_TRUNC:
             write(path, frames_of(source, begin, end, context), flags)
-            self._index.pop(rel_path, None)
+        if flags == os.O_TRUNC:
+            self._index.pop(rel_path, None)  # appended, the index is read on from where it was
 
     def open(self, rel_path: str) -> io.BufferedReader:
         """The kept transcript as a seekable binary file; FileNotFoundError if none is kept."""
@@ -132,24 +133,24 @@ class Archive:
             raise FileNotFoundError(f"{rel_path!r} is not in the archive")
         return io.BufferedReader(Reader(self.path_for(rel_path), frames), FRAME_BYTES)
 
-    def kept(self) -> Iterator[Kept]:
-        """Every transcript kept, in no particular order."""
+    def names(self) -> Iterator[str]:
+        """The relative paths of the transcripts kept (nothing read but the folder)."""
         if self.root is None or not self.root.is_dir():
             return
         for folder, _dirs, names in os.walk(self.root):
             for name in names:
-                if not name.endswith(_SUFFIX) or name.startswith("."):
-                    continue
-                path = Path(folder, name)
-                rel_path = path.relative_to(self.root).as_posix().removesuffix(_SUFFIX)
-                try:
-                    st = path.stat()
-                    frames = self._frames(rel_path)[0]
-                except OSError:
-                    continue  # removed meanwhile
-                if frames:
-                    last = frames[-1]
-                    yield Kept(rel_path, last.end, st.st_size, st.st_mtime, last.context)
+                if name.endswith(_SUFFIX) and not name.startswith("."):
+                    yield Path(folder, name).relative_to(self.root).as_posix()[: -len(_SUFFIX)]
+
+    def kept(self) -> Iterator[Kept]:
+        """Every transcript kept, in no particular order (each one's frames read)."""
+        for rel_path in list(self.names()):
+            try:
+                kept = self.get(rel_path)
+            except OSError:
+                continue  # removed meanwhile
+            if kept is not None:
+                yield kept
 
     def get(self, rel_path: str) -> Kept | None:
         """What is kept of ``rel_path``, or None."""
@@ -232,10 +233,15 @@ class Archive:
             )
         return restored
 
-    def size(self) -> tuple[int, int]:
-        """(transcripts, bytes on disk) kept."""
-        kept = list(self.kept())
-        return len(kept), sum(k.stored for k in kept)
+    def usage(self) -> tuple[int, int]:
+        """(transcripts, bytes on disk) kept, from the folder alone."""
+        sizes = []
+        for rel_path in self.names():
+            try:
+                sizes.append(self.path_for(rel_path).stat().st_size)
+            except OSError:
+                continue  # removed meanwhile
+        return len(sizes), sum(sizes)
 
     def verify(self, rel_path: str) -> None:
         """Read every frame back: ArchiveError if one is damaged or bytes are missing."""
@@ -264,6 +270,14 @@ class Archive:
         frames: list[Frame] = []
         at = 0
         with path.open("rb") as f:
+            if cached is not None and cached[2] and st.st_size > cached[0]:
+                # Grown since: frames were appended after those read (if the last one
+                # read is still where it was), so only the new ones are read.
+                last = cached[2][-1]
+                f.seek(last.at)
+                again = parse_header(f.read(HEADER_READ), last.at)
+                if again is not None and (again.start, again.size) == (last.start, last.size):
+                    frames, at = list(cached[2]), cached[3]
             while at < st.st_size:
                 f.seek(at)
                 found = parse_header(f.read(HEADER_READ), at)

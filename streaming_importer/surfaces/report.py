@@ -128,12 +128,12 @@ def archive_status(settings: Settings, present: set[str]) -> dict[str, Any]:
     """What the archive keeps: transcripts, of them the agents deleted, bytes on disk."""
     if settings.archive_dir is None:
         return {"enabled": False, "transcripts": 0, "deleted_by_agent": 0, "bytes": 0}
-    kept = list(Archive(settings.archive_dir).kept())
+    archive = Archive(settings.archive_dir)
+    transcripts, stored = archive.usage()
     return {
         "enabled": True,
         "folder": str(settings.archive_dir),
-        "transcripts": len(kept),
-        "deleted_by_agent": sum(k.rel_path not in present for k in kept),
-        "bytes": sum(k.stored for k in kept),
-        "transcript_bytes": sum(k.end for k in kept),
+        "transcripts": transcripts,
+        "deleted_by_agent": sum(rel_path not in present for rel_path in archive.names()),
+        "bytes": stored,
     }

@@ -95,6 +95,24 @@ def test_a_frame_cut_short_by_a_crash_is_dropped_at_the_next_write(
     assert gzip.decompress(archive.path_for(REL).read_bytes()) == source.read_bytes()
 
 
+def test_the_index_of_a_growing_archive_is_read_on_from_where_it_was(
+    tmp_path: Path, source: Path
+) -> None:
+    archive = Archive(tmp_path / "archive")
+    reader = Archive(tmp_path / "archive")  # another instance, as a view has
+    size = source.stat().st_size
+    archive.keep(REL, source, 0, 100, CONTEXT)
+    assert reader.end(REL) == 100
+    archive.keep(REL, source, 100, 200, CONTEXT)
+    archive.keep(REL, source, 200, size, CONTEXT)
+    assert reader.end(REL) == size and len(reader._frames(REL)[0]) == 3
+    source.write_bytes(lines(300))  # replaced, and kept anew: longer than before
+    archive.keep(REL, source, 0, 50, CONTEXT)
+    archive.keep(REL, source, 50, source.stat().st_size, CONTEXT)
+    assert reader.end(REL) == source.stat().st_size
+    assert [f.start for f in reader._frames(REL)[0]] == [0, 50]
+
+
 def test_a_damaged_frame_is_named(tmp_path: Path, source: Path) -> None:
     archive = Archive(tmp_path / "archive")
     archive.keep(REL, source, 0, source.stat().st_size, CONTEXT)
@@ -121,7 +139,7 @@ def test_forgotten_sessions_and_moves_and_off(tmp_path: Path, source: Path) -> N
     other = {**CONTEXT, "session_id": "other", "rel_path": "-home-dev-app/other.jsonl"}
     archive.keep(REL, source, 0, 100, CONTEXT)
     archive.keep("-home-dev-app/other.jsonl", source, 0, 100, other)
-    assert archive.size()[0] == 2
+    assert archive.usage()[0] == 2
     assert archive.remove_forgotten(Tombstones({"0a1b2c3d"}, set())) == 1
     assert [k.rel_path for k in archive.kept()] == ["-home-dev-app/other.jsonl"]
     archive.move("-home-dev-app/other.jsonl", "-home-dev-app/moved.jsonl")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from streaming_importer.surfaces.recalled import RECALL_CHARS
 
-from ..conftest import DEMO, ROOT, clean_env, run_cli, start_cli
+from ..conftest import DEMO, ROOT, clean_env, run_cli, running_importer
 
 SHOP = "/home/dev/shop-api"
 MIGRATION = "3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57"  # the orders column session
@@ -67,21 +66,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tmp = tmp_path_factory.mktemp("hooks")
     shutil.copytree(DEMO, tmp / "conversations")
     env = {"CONVERSATIONS_DIR": str(tmp / "conversations"), "STATE_DIR": str(tmp / "state")}
-    proc = start_cli(env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            out = run_cli("status", "--json", env=env)
-            if out.returncode == 0 and json.loads(out.stdout).get("running"):
-                if json.loads(out.stdout)["pending_bytes"] == 0:
-                    break
-            time.sleep(0.3)  # polling a condition, with a deadline
-        else:
-            raise AssertionError("the importer did not catch up")
+    with running_importer(env):
         yield tmp / "state"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
 
 
 def test_session_start_brings_the_projects_last_conclusions_newest_first(state: Path) -> None:
@@ -159,10 +145,8 @@ def test_hooks_install_shows_writes_only_when_told_and_uninstalls(
     home = tmp_path / "home"
     settings = home / ".claude" / "settings.json"
     settings.parent.mkdir(parents=True)
-    mine = {
-        "model": "opus",
-        "hooks": {"PreToolUse": [{"hooks": [{"type": "command", "command": "x"}]}]},
-    }
+    theirs = [{"matcher": "Bash", "hooks": [{"type": "command", "command": "audit.sh"}]}]
+    mine = {"model": "opus", "hooks": {"PreToolUse": theirs}}
     settings.write_text(json.dumps(mine))
     env = {
         "HOME": str(home),
@@ -182,9 +166,7 @@ def test_hooks_install_shows_writes_only_when_told_and_uninstalls(
     out = run_cli("hooks", "install", "--agent", "claude", "--write", env=env)
     assert out.returncode == 0, out.stderr
     written = json.loads(settings.read_text())
-    assert (
-        written["model"] == "opus" and written["hooks"]["PreToolUse"] == mine["hooks"]["PreToolUse"]
-    )
+    assert written["model"] == "opus" and written["hooks"]["PreToolUse"] == theirs
     hook = written["hooks"]["UserPromptSubmit"][0]["hooks"][0]
     assert hook["type"] == "command" and "--state-dir" in hook["command"]
     backups = list(settings.parent.glob("settings.json.bak-*"))

@@ -37,7 +37,7 @@ from streaming_importer.state.privacy import Tombstones
 from streaming_importer.store.edge import EdgeSink
 from streaming_importer.surfaces.http.web_auth import LINK_TTL_S, SESSION_TTL_S, WebAuth
 
-from ..conftest import DEMO, ROOT, run_cli, settings_for, start_cli
+from ..conftest import DEMO, ROOT, run_cli, running_importer, settings_for, start_cli
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 HOSTILE = [
@@ -75,21 +75,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     shutil.copytree(DEMO, tmp / "conversations")
     hostile_session(tmp / "conversations")
     env = {"CONVERSATIONS_DIR": str(tmp / "conversations"), "STATE_DIR": str(tmp / "state")}
-    proc = start_cli(env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            out = run_cli("status", "--json", env=env)
-            if out.returncode == 0 and json.loads(out.stdout).get("running"):
-                if json.loads(out.stdout)["pending_bytes"] == 0:
-                    break
-            time.sleep(0.3)  # polling a condition, with a deadline
-        else:
-            raise AssertionError("the importer did not catch up")
-        yield env
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+    with running_importer(env) as running:
+        yield running
 
 
 def login_url(env: dict[str, str]) -> str:

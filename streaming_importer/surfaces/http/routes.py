@@ -35,6 +35,7 @@ from streaming_importer.search.find import find
 from streaming_importer.search.query import SearchQuery
 from streaming_importer.search.recall import conclusion, prompt_query, worth_recalling
 from streaming_importer.search.results import session_summary
+from streaming_importer.state.archive import Archive
 from streaming_importer.state.counters import Stats
 from streaming_importer.store import Sink
 from streaming_importer.surfaces.export import export_transcript
@@ -76,6 +77,8 @@ class Routes:
         self._model_thread = model_thread
         self._store_thread = store_thread
         self._lexical = Bm25Encoder()
+        #: Read by the sessions list: kept, it remembers where each transcript's frames are.
+        self._archive = Archive(settings.archive_dir)
         #: Makes a one-time link to the web page, while it is served.
         self.login_url: Callable[[], str] | None = None
         #: Forgets asked for and not yet answered.
@@ -119,6 +122,7 @@ class Routes:
                 project=params.get("project") or None,
                 start=int(params.get("start", "0")),
                 limit=int(params.get("limit", "50")),
+                archive=self._archive,
             )
         if path == "/transcript":
             return await self._browse(
@@ -225,6 +229,7 @@ class Routes:
             self._ledger.state.forgotten,
             project=cwd,
             limit=RECENT_SESSIONS + 1,
+            archive=self._archive,
         )
         rows = [r for r in listed["sessions"] if r["session_id"] != session][:RECENT_SESSIONS]
         for row in rows:
