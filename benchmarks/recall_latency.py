@@ -185,12 +185,14 @@ def main() -> None:
     report("UserPromptSubmit, another corpus's prompts", stranger, TARGET_P95_S)
     report("SessionStart, each project", start, TARGET_P95_S)
     report("no importer running", idle, TARGET_IDLE_S)
-    for (_, context), p in list(zip(asked, own, strict=True)):
+    for (_, context), p in zip(asked, own, strict=True):
         if context:
-            print(f"\nexample: the prompt {p['prompt'][:100]!r} got:\n{context[:700]}")
+            print(f"\nexample: the prompt {p['prompt'][:100]!r} got:\n{context[:900]}")
             break
-    if start and start[0][1]:
-        print(f"\nexample: a session start in {next(iter(projects))} got:\n{start[0][1][:700]}")
+    for (_, context), cwd in zip(start, projects, strict=True):
+        if context:
+            print(f"\nexample: a session start in {cwd} got:\n{context[:900]}")
+            break
 
 
 if __name__ == "__main__":

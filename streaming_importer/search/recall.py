@@ -4,8 +4,8 @@ session's start, what its project's last sessions concluded. Blocking (store rea
 A prompt is recalled for only when it says something (:func:`worth_recalling`:
 not a slash command, at least :data:`MIN_WORDS` words), and only results
 above the relevance floor (``confident``) are kept: recall says nothing
-rather than something weak. A session's conclusion is its last answer, read
-from the stored points (at most :data:`ANSWERS_READ` of them).
+rather than something weak. A session's conclusion is the first chunk of its
+last answer, read from the stored points (at most :data:`ANSWERS_READ` of them).
 """
 
 from __future__ import annotations
@@ -52,12 +52,20 @@ def prompt_query(prompt: str, session: str | None) -> SearchQuery:
 
 
 def conclusion(sink: Sink, session_id: str) -> dict[str, Any] | None:
-    """The session's last answer (its payload), or None if none is stored."""
+    """The first chunk of the session's last answer (its payload), or None if none is stored.
+
+    The first: a long answer's later chunks start mid-sentence, and an answer
+    that closes a session usually says what was done at its start.
+    """
     answers = sink.scroll(Where({"session_id": session_id, "kind": "answer"}), ANSWERS_READ)
     if not answers:
         return None
     last = max(
         answers,
-        key=lambda h: (str(h.payload.get("timestamp") or ""), h.payload.get("chunk_index") or 0),
+        key=lambda h: (
+            str(h.payload.get("timestamp") or ""),
+            -(h.payload.get("part") or 0),
+            -(h.payload.get("chunk_index") or 0),
+        ),
     )
     return last.payload
