@@ -163,7 +163,7 @@ def test_a_forget_asked_of_the_running_importer_removes_the_archived_part(
 
 def demo_imported(tmp_path: Path, **more: str) -> dict[str, str]:
     """A copy of the demo imported by ``--once`` into ``tmp_path/s``; the environment."""
-    shutil.copytree(DEMO, tmp_path / "conversations")
+    shutil.copytree(DEMO, tmp_path / "conversations", dirs_exist_ok=True)
     env = {"CONVERSATIONS_DIR": str(tmp_path / "conversations"), "STATE_DIR": str(tmp_path / "s")}
     env.update(more)
     out = run_cli("--once", env=env)
@@ -188,6 +188,34 @@ def test_forget_removes_the_archived_part(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert not kept.exists()
     assert len(list((tmp_path / "s" / "archive").rglob("*.gz"))) == 4
+
+
+def test_a_no_index_session_is_not_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "conversations" / "-home-dev-private"
+    folder.mkdir(parents=True)
+    lines = [
+        {
+            "type": "user",
+            "uuid": f"00000000-0000-4000-8000-00000000020{i}",
+            "sessionId": "private-session",
+            "cwd": "/home/dev/private",
+            "timestamp": f"2026-11-0{i + 1}T10:00:00.000Z",
+            "message": {"role": "user", "content": text},
+        }
+        for i, text in enumerate(["a first prompt", "keep this out #no-index", "and this"])
+    ]
+    (folder / "private-session.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    env = demo_imported(tmp_path)
+    archive = tmp_path / "s" / "archive"
+    assert not (archive / "-home-dev-private").exists() or not any(
+        (archive / "-home-dev-private").iterdir()
+    )
+    assert len(list(archive.rglob("*.gz"))) == 5  # the demo's
+    # Appended to later: still not kept.
+    with (folder / "private-session.jsonl").open("a") as f:
+        f.write(json.dumps({**lines[0], "uuid": "00000000-0000-4000-8000-000000000299"}) + "\n")
+    assert run_cli("--once", env=env).returncode == 0
+    assert len(list(archive.rglob("*.gz"))) == 5
 
 
 def test_archive_off_keeps_nothing(tmp_path: Path) -> None:
