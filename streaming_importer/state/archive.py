@@ -182,8 +182,14 @@ class Archive:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._index.pop(rel_path, None)
         self._index.pop(new_path, None)
+        source = self.path_for(rel_path)
+        if target.exists():
+            # The intake read the moved file before the move reached the ledger,
+            # and kept it there already, whole: the old name's copy is the stale one.
+            source.unlink(missing_ok=True)
+            return
         try:
-            os.replace(self.path_for(rel_path), target)
+            os.replace(source, target)
         except FileNotFoundError:
             pass  # nothing kept of it
 
