@@ -14,7 +14,7 @@ import pytest
 
 from streaming_importer.store.edge import EdgeSink
 
-from ..conftest import DEMO, run_cli
+from ..conftest import DEMO, run_cli, running_importer
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,16 @@ def test_a_healthy_state_passes_every_check(healthy: Path) -> None:
     assert "5 transcripts" in found["archive"]["detail"]
     text = run_cli("doctor", env=env_for(healthy))
     assert text.returncode == 0 and "[  ok] store: 53 points" in text.stdout
+
+
+def test_with_the_importer_running_it_asks_the_importer(healthy: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(healthy, copy)
+    with running_importer(env_for(copy)) as env:
+        code, found = doctor(env)
+    assert code == 0, found
+    assert found["importer"]["status"] == "ok" and "answering: ok" in found["importer"]["detail"]
+    assert found["store"]["detail"].startswith("53 points")
 
 
 def _open_to_others(tmp: Path) -> dict[str, str]:

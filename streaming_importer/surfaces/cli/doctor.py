@@ -41,6 +41,7 @@ from streaming_importer.surfaces.http.client import SOCKET_NAME, query_running, 
 
 __all__ = ["Finding", "diagnose", "doctor_command"]
 
+_HOW = "`hooks install` shows how"
 #: Free space under which the state folder's disk is a problem, in bytes.
 MIN_FREE_BYTES = 1 << 30
 
@@ -126,10 +127,12 @@ def _importer(settings: Settings, running: dict[str, Any] | None) -> Iterator[Fi
         return
     status = health.get("status", "?") if isinstance(health, dict) else "?"
     problems = "; ".join(health.get("problems") or []) if isinstance(health, dict) else ""
+    verdict = {"ok": "ok", "unhealthy": "fail"}.get(status, "warn")
     yield Finding(
         "importer",
-        "ok" if status == "healthy" else "warn",
+        verdict,
         f"running (pid {running['pid'] if running else '?'}) and answering: {status} {problems}",
+        None if verdict == "ok" else "`status` and the importer's log say why",
     )
 
 
@@ -312,9 +315,4 @@ def _hooks(settings: Settings) -> Iterator[Finding]:
                     )
                 break
     if not found:
-        yield Finding(
-            "hooks",
-            "ok",
-            "recall is installed for no agent (optional)",
-            "`hooks install` shows how",
-        )
+        yield Finding("hooks", "ok", "recall is installed for no agent (optional)", _HOW)
