@@ -18,6 +18,7 @@ __all__ = [
     "MAX_SOURCES",
     "StoreCounts",
     "archive_status",
+    "in_units",
     "redaction_status",
     "status_report",
     "store_counts",
@@ -137,3 +138,12 @@ def archive_status(settings: Settings, present: set[str]) -> dict[str, Any]:
         "deleted_by_agent": sum(rel_path not in present for rel_path in archive.names()),
         "bytes": stored,
     }
+
+
+def in_units(size: float) -> str:
+    """``size`` bytes as a person reads them: ``812 B``, ``12.2 KiB``, ``6.9 MiB``, ``1.4 GiB``."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

@@ -47,6 +47,7 @@ def test_a_healthy_state_passes_every_check(healthy: Path) -> None:
     for check in ("model", "lock", "state folder", "source claude", "disk", "store"):
         assert check in found
     assert "5 transcripts" in found["archive"]["detail"]
+    assert " KiB, all read back" in found["archive"]["detail"]  # the demo's are small
     text = run_cli("doctor", env=env_for(healthy))
     assert text.returncode == 0 and "[  ok] store: 53 points" in text.stdout
 

@@ -38,6 +38,7 @@ from streaming_importer.surfaces.hooks.install import (
     settings_file,
 )
 from streaming_importer.surfaces.http.client import SOCKET_NAME, query_running, read_runtime
+from streaming_importer.surfaces.report import in_units
 
 __all__ = ["Finding", "diagnose", "doctor_command"]
 
@@ -284,10 +285,8 @@ def _archive(settings: Settings, state: ckpt.Checkpoint) -> Iterator[Finding]:
             "the importer keeps them at its next start (while the agent still has them)",
         )
     else:
-        size = sum(k.stored for k in kept.values())
-        yield Finding(
-            "archive", "ok", f"{len(kept)} transcripts, {size / 2**20:.1f} MiB, all read back"
-        )
+        size = in_units(sum(k.stored for k in kept.values()))
+        yield Finding("archive", "ok", f"{len(kept)} transcripts, {size}, all read back")
 
 
 def _hooks(settings: Settings) -> Iterator[Finding]:

@@ -33,7 +33,7 @@ from streaming_importer.state.archive import Archive
 from streaming_importer.state.folder import make_private, state_lock, write_private
 from streaming_importer.store import Sink, check_identity, check_schema, open_sink
 from streaming_importer.surfaces.http.client import query_running
-from streaming_importer.surfaces.report import status_report, store_counts
+from streaming_importer.surfaces.report import in_units, status_report, store_counts
 
 __all__ = ["forget", "search_command", "status", "web"]
 
@@ -258,7 +258,7 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         if key == "archive" and isinstance(value, dict):
             value = (
                 f"{value['transcripts']} transcripts ({value['deleted_by_agent']} deleted by "
-                f"their agent), {value['bytes'] / 2**20:.1f} MiB in {value['folder']}"
+                f"their agent), {in_units(value['bytes'])} in {value['folder']}"
                 if value["enabled"]
                 else "off (ARCHIVE=off)"
             )
