@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from streaming_importer.embedding.embedder import FastEmbedEmbedder, load_embedd
 from streaming_importer.ops.config import Settings
 from streaming_importer.store.edge import EdgeSink
 
-__all__ = ["import_folder", "search_tools"]
+__all__ = ["import_folder", "importer_running", "search_tools"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,24 @@ def import_folder(conversations: Path, state: Path, more: Mapping[str, str] | No
     if result.returncode != 0:
         raise SystemExit(f"the import failed:\n{result.stderr[-3000:]}")
     return time.monotonic() - started
+
+
+@contextmanager
+def importer_running(conversations: Path, state: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m streaming_importer`` (the daemon) on ``conversations`` into ``state``,
+    logging warnings only; stopped with SIGTERM when the block ends."""
+    env = {
+        **os.environ,
+        "CONVERSATIONS_DIR": str(conversations),
+        "STATE_DIR": str(state),
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "streaming_importer"], env=env, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 @contextmanager

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.imported import importer_running  # noqa: E402
 from streaming_importer.sources.claude import parse_line  # noqa: E402
 from streaming_importer.sources.files import scan  # noqa: E402
 from streaming_importer.sources.messages import ParseLimits, file_context_for  # noqa: E402
@@ -156,15 +155,8 @@ def main() -> None:
     projects = {p["cwd"]: p for p in own if p["cwd"]}
     with tempfile.TemporaryDirectory(prefix="recall-latency-") as tmp:
         state = args.state or Path(tmp) / "state"
-        env = {
-            **os.environ,
-            "CONVERSATIONS_DIR": str(CORPUS),
-            "STATE_DIR": str(state),
-            "LOG_LEVEL": "WARNING",
-        }
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "streaming_importer"], env=env, cwd=ROOT)
-        try:
+        with importer_running(CORPUS, state) as proc:
             status = caught_up(state / "importer.json", proc)
             print(f"caught up in {time.monotonic() - started:.0f} s", flush=True)
             archive = status["archive"]
@@ -172,9 +164,6 @@ def main() -> None:
             asked = [hook(state, payload("UserPromptSubmit", p)) for p in own]
             stranger = [hook(state, payload("UserPromptSubmit", p)) for p in strangers]
             start = [hook(state, payload("SessionStart", p)) for p in projects.values()]
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
         idle = [hook(state, payload("UserPromptSubmit", p)) for p in own[:30]]
     corpus = sum(f.size for f in scan(CORPUS))
     print(

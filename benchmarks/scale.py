@@ -56,6 +56,7 @@ from benchmarks.synthetic import (  # noqa: E402
     CORPORA,
     base_chunks,
     embed_apart,
+    evict,
     points,
     write,
 )
@@ -161,18 +162,6 @@ async def backfill(
             finished.set()
         await send.aclose()
     return latencies
-
-
-def evict(folder: Path) -> None:
-    """Drop ``folder``'s files from the page cache (they are clean: the store was closed)."""
-    os.sync()
-    for path in folder.rglob("*"):
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
 
 
 def one_shot(state: Path, question: str) -> float:

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.imported import importer_running  # noqa: E402
 from benchmarks.own import ALL  # noqa: E402
 from streaming_importer.surfaces.http.client import query_running  # noqa: E402
 
@@ -52,15 +50,8 @@ def main() -> None:
     questions = [q.text for q in ALL if q.corpus == 1]
     with tempfile.TemporaryDirectory(prefix="search-latency-") as tmp:
         state = Path(tmp) / "state"
-        env = {
-            **os.environ,
-            "CONVERSATIONS_DIR": str(CORPUS),
-            "STATE_DIR": str(state),
-            "LOG_LEVEL": "WARNING",
-        }
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "streaming_importer"], env=env, cwd=ROOT)
-        try:
+        with importer_running(CORPUS, state) as proc:
             runtime = state / "importer.json"
             deadline = time.monotonic() + 600
             while not runtime.exists() or query_running(runtime, "/status", {})["pending_bytes"]:
@@ -90,9 +81,6 @@ def main() -> None:
                     assert isinstance(hits, list) and hits, text
                     page.get("/api/transcript", path=hits[0]["path"], limit="100")
             memory.append(("after the page rounds", anon_mb(runtime)))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
     report("control socket", latencies, len(questions), args.rounds)
     report("web page API", page_latencies, len(questions), args.rounds)
     for when, mb in memory:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -154,3 +155,15 @@ def write(
         took = time.perf_counter() - started
         sink.close()
     return took, builds
+
+
+def evict(folder: Path) -> None:
+    """Drop ``folder``'s files from the page cache (they are clean once the store is closed)."""
+    os.sync()
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)

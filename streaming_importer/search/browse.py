@@ -53,13 +53,15 @@ def sessions(
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, start at least 0")
     privacy = Privacy(settings.exclude_projects, tombstones)
     archive = archive or Archive(settings.archive_dir)
-    # The checkpoint's transcripts, and those the agent deleted that the archive kept.
-    known = {rel: (state.context, state.offset) for rel, state in files.items()}
-    for rel_path in archive.names():
-        if rel_path not in known and (kept := archive.get(rel_path)) is not None:
-            known[rel_path] = (kept.context, kept.end)
+    # The checkpoint's transcripts, and those the agent deleted that the archive kept
+    # (with the time of their last slice kept: their file is gone).
+    known: dict[str, tuple[dict[str, Any], int, float | None]] = {
+        rel: (state.context, state.offset, None) for rel, state in files.items()
+    }
+    for kept in archive.kept(besides=files):
+        known[kept.rel_path] = (kept.context, kept.end, kept.mtime)
     rows: list[dict[str, Any]] = []
-    for rel_path, (saved, size) in known.items():
+    for rel_path, (saved, size, kept_at) in known.items():
         context = FileContext.from_json(saved)
         if context.is_subagent or not privacy.allows_session(context.session_id, context.project):
             continue  # a subagent's transcript is not a session of its own
@@ -70,8 +72,9 @@ def sessions(
         try:
             changed = found[0].stat().st_mtime if found else 0.0
         except OSError:
-            kept_now = archive.get(rel_path)
-            archived, changed = kept_now is not None, kept_now.mtime if kept_now else 0.0
+            if kept_at is None and (since := archive.get(rel_path)) is not None:
+                kept_at = since.mtime  # deleted since the checkpoint last saw it
+            archived, changed = kept_at is not None, kept_at or 0.0
         rows.append(
             {
                 "path": rel_path,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +142,12 @@ class Archive:
                 if name.endswith(_SUFFIX) and not name.startswith("."):
                     yield Path(folder, name).relative_to(self.root).as_posix()[: -len(_SUFFIX)]
 
-    def kept(self) -> Iterator[Kept]:
-        """Every transcript kept, in no particular order (each one's frames read)."""
-        for rel_path in list(self.names()):
+    def kept(self, besides: Collection[str] = ()) -> Iterator[Kept]:
+        """Every transcript kept, in no particular order (each one's frames read).
+
+        ``besides``: leave these out unread (those the checkpoint still knows, say).
+        """
+        for rel_path in [name for name in self.names() if name not in besides]:
             try:
                 kept = self.get(rel_path)
             except OSError:
@@ -239,15 +242,15 @@ class Archive:
             )
         return restored
 
-    def usage(self) -> tuple[int, int]:
-        """(transcripts, bytes on disk) kept, from the folder alone."""
-        sizes = []
+    def sizes(self) -> dict[str, int]:
+        """Bytes on disk of each transcript kept, from the folder alone."""
+        sizes = {}
         for rel_path in self.names():
             try:
-                sizes.append(self.path_for(rel_path).stat().st_size)
+                sizes[rel_path] = self.path_for(rel_path).stat().st_size
             except OSError:
                 continue  # removed meanwhile
-        return len(sizes), sum(sizes)
+        return sizes
 
     def verify(self, rel_path: str) -> None:
         """Read every frame back: ArchiveError if one is damaged or bytes are missing."""

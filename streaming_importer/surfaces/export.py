@@ -63,7 +63,7 @@ class Export:
 def session_paths(files: Mapping[str, FileState], archive: Archive, session_id: str) -> list[str]:
     """The transcripts of ``session_id`` (checkpoint's or archive's), subagents' left out."""
     found = {rel for rel, state in files.items() if _is(state.context, session_id)}
-    found.update(k.rel_path for k in archive.kept() if _is(k.context, session_id))
+    found.update(k.rel_path for k in archive.kept(besides=files) if _is(k.context, session_id))
     return sorted(found)
 
 

@@ -149,7 +149,7 @@ def _recalled(heading: str, items: list[tuple[str, str]], max_chars: int) -> str
     out = f"{heading} (streaming_importer recall). {QUOTED_NOTE}\n"
     for where, text in items:
         budget = max_chars - len(out) - len(where) - 3
-        fenced = fit(" ".join(text.split(" ")), budget)
+        fenced = fit(text, budget)
         if not fenced:
             break
         out += f"\n{where}:\n{fenced}\n"

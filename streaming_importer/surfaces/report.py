@@ -129,14 +129,13 @@ def archive_status(settings: Settings, present: set[str]) -> dict[str, Any]:
     """What the archive keeps: transcripts, of them the agents deleted, bytes on disk."""
     if settings.archive_dir is None:
         return {"enabled": False, "transcripts": 0, "deleted_by_agent": 0, "bytes": 0}
-    archive = Archive(settings.archive_dir)
-    transcripts, stored = archive.usage()
+    sizes = Archive(settings.archive_dir).sizes()
     return {
         "enabled": True,
         "folder": str(settings.archive_dir),
-        "transcripts": transcripts,
-        "deleted_by_agent": sum(rel_path not in present for rel_path in archive.names()),
-        "bytes": stored,
+        "transcripts": len(sizes),
+        "deleted_by_agent": sum(rel_path not in present for rel_path in sizes),
+        "bytes": sum(sizes.values()),
     }
 
 

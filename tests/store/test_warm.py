@@ -3,13 +3,13 @@ searches need them; a one-shot search maps only what is already cached."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks.synthetic import evict
 from streaming_importer.store import Where
 from streaming_importer.store.edge import EdgeSink
 from tests.scale_writer import IDENTITY, point
@@ -28,17 +28,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             sink.build_index()
     sink.close()
     return folder
-
-
-def evict(folder: Path) -> None:
-    """Drop the store's files from the page cache (the engine's close does too)."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
 
 
 def dense_vectors_mapped(folder: Path) -> tuple[int, int]:
