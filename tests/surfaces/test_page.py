@@ -125,7 +125,15 @@ def wait(driver: WebDriver, css: str, seconds: float = 20) -> Any:
 
 def test_without_the_credential_the_api_answers_401(daemon: dict[str, str]) -> None:
     base = login_url(daemon).split("/login")[0]
-    for path in ("/api/search?q=orders", "/api/status", "/login?token=forged"):
+    transcript = "path=-home-dev-shop-api/3b8f6a2e-5c41-4d7a-9e0b-2f6c8d1a4e57.jsonl"
+    for path in (
+        "/api/search?q=orders",
+        "/api/status",
+        "/api/sessions",
+        f"/api/transcript?{transcript}",
+        f"/api/export?{transcript}&format=html",
+        "/login?token=forged",
+    ):
         for headers in ({}, {"X-Session": "forged"}):
             request = urllib.request.Request(base + path, headers=headers)
             with pytest.raises(urllib.error.HTTPError) as refused:

@@ -142,7 +142,12 @@ def test_the_tcp_port_wants_the_token_a_loopback_host_and_post_to_forget(
         {"Host": "localhost", "Authorization": "Bearer guess"},
         {"Host": "localhost", "Authorization": "Bearer " + "x" * len(token)},
     ):
-        for method, path in (("GET", "/search?q=webhook"), ("POST", forget)):
+        for method, path in (
+            ("GET", "/search?q=webhook"),
+            ("POST", forget),
+            ("POST", "/recall?event=prompt&prompt=why+did+the+webhook+test+fail+in+CI"),
+            ("GET", "/export?path=-home-dev-shop-api/9d2c47e1-0b6a-4f3e-8c5d-71a9e3b2f608.jsonl"),
+        ):
             status, _, body = http_request(port, method, path, headers)
             assert status == 401, body
             assert b"webhook" not in body
