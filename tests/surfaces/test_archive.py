@@ -27,7 +27,7 @@ from streaming_importer.store.edge import EdgeSink
 from streaming_importer.surfaces.http.client import query_running
 
 from ..conftest import DEMO, run_cli, running_importer, settings_for
-from .test_page import browser, login_url, sessions_shown, wait
+from .test_page import browser, login_url, open_sessions, sessions_shown, wait
 
 __all__ = ["browser"]  # the fixture, used here
 
@@ -130,8 +130,7 @@ def test_the_page_lists_and_opens_an_archived_session(
     assert {s["session_id"] for s in listed["sessions"] if s["archived"]} >= {SESSION}
     exported = query_running(runtime, "/export", {"path": PATH, "format": "html"})
     assert exported["name"] == f"session-{SESSION}.html" and "<script" not in exported["text"]
-    browser.get(login_url(running))
-    browser.get(browser.current_url.split("#")[0] + "#/sessions")
+    open_sessions(browser, login_url(running))
     sessions_shown(browser, 4)  # three archived, one still on disk
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sessions .archived")) == 3
     link = next(

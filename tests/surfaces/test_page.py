@@ -224,15 +224,24 @@ def sessions_shown(browser: WebDriver, count: int) -> None:
             lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions article")) == count
         )
     except TimeoutException:
-        shown = browser.find_element(By.ID, "sessions").text
+        shown = browser.execute_script(
+            "const s = document.getElementById('sessions');"
+            "return s ? s.innerText : 'no sessions view: ' + document.body.innerText.slice(0, 300)"
+        )
         pytest.fail(f"not {count} sessions at {browser.current_url}: {shown!r}")
+
+
+def open_sessions(browser: WebDriver, link: str) -> None:
+    """Sign in with ``link``, wait for the page, then open its sessions view as a person does."""
+    browser.get(link)
+    wait(browser, "#q")
+    browser.find_element(By.ID, "nav-sessions").click()
 
 
 def test_the_sessions_list_newest_first_by_project(
     daemon: dict[str, str], browser: WebDriver
 ) -> None:
-    browser.get(login_url(daemon))
-    browser.get(browser.current_url.split("#")[0] + "#/sessions")
+    open_sessions(browser, login_url(daemon))
     sessions_shown(browser, 5)
     shown = browser.find_element(By.ID, "sessions").text
     assert "The CI job keeps failing on test_webhook_retry" in shown  # a first prompt
